@@ -1,0 +1,183 @@
+package realtime
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Transport names how a connection is carried.
+type Transport string
+
+// Transports.
+const (
+	TransportSSE  Transport = "sse"
+	TransportWS   Transport = "ws"
+	TransportPoll Transport = "poll"
+)
+
+// User is who a connection belongs to, as the auth layer established it.
+type User struct {
+	ID          string
+	Name        string
+	Avatar      string
+	Roles       []string
+	Permissions []string
+}
+
+// CloseReason says why the server ended a connection. Transports map it to their own signals.
+type CloseReason int
+
+// Close reasons.
+const (
+	ReasonNone         CloseReason = iota
+	ReasonClientGone               // the client went away
+	ReasonShutdown                 // the server is stopping; resume elsewhere
+	ReasonSlow                     // the outbound queue overflowed; resume from the cursor
+	ReasonKicked                   // an administrator removed the user; do not reconnect
+	ReasonTokenExpired             // the token's exp passed; refresh it and resume
+	ReasonMaxAge                   // the stream reached its maximum age; resume
+	ReasonPollExpired              // a long-poll connection was not polled in time
+	ReasonReplaced                 // a newer connection took over this one
+	ReasonError                    // the server could not continue (e.g. the log was unreadable)
+)
+
+var reasonNames = [...]string{"none", "client_gone", "shutdown", "slow_consumer", "kicked",
+	"token_expired", "max_age", "poll_expired", "replaced", "server_error"}
+
+func (r CloseReason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// ErrClosed is returned by Conn methods once the connection is closed; Conn.Reason says why.
+var ErrClosed = errors.New("connection closed")
+
+// Conn is one client connection on any transport. The hub owns its registration; its
+// transport owns the consumer side (Drain), which only one goroutine calls at a time.
+type Conn struct {
+	id          string
+	user        User
+	transport   Transport
+	remoteAddr  string
+	userAgent   string
+	connectedAt time.Time
+	hub         *Hub
+	out         *outbox
+	lastActive  atomic.Int64 // unix nanoseconds of the last delivery or client action
+
+	mu     sync.Mutex        // guards topics and gone; taken before any topic's mu
+	topics map[string]*topic // topics this connection is registered in
+	gone   bool              // removed from the hub; no further subscriptions
+
+	initial []control   // subscriptions made at connect, in order; read-only after Connect
+	resumed bool        // connected with a cursor
+	timer   *time.Timer // ends the connection at token expiry or maximum age
+	kill    atomic.Pointer[func()]
+	reason  atomic.Pointer[string] // words given with a kick
+
+	cons consumer  // owned by the goroutine calling Drain
+	poll pollState // long-poll connections only
+}
+
+// ID returns the connection id clients use to name this connection in REST actions.
+func (c *Conn) ID() string { return c.id }
+
+// User returns the connection's user.
+func (c *Conn) User() User { return c.user }
+
+// Transport returns how the connection is carried.
+func (c *Conn) Transport() Transport { return c.transport }
+
+// Ready is signalled when messages are waiting for Drain or the connection closed.
+func (c *Conn) Ready() <-chan struct{} { return c.out.wake }
+
+// Reason returns why the connection closed, or ReasonNone while it is open.
+func (c *Conn) Reason() CloseReason {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.out.reason
+}
+
+// Close ends the connection for reason. Its transport sees ErrClosed from Drain and ends the
+// stream with the reason's signal.
+func (c *Conn) Close(reason CloseReason) { c.closeWith(reason, nil) }
+
+func (c *Conn) closeWith(reason CloseReason, final *Frame) {
+	if c.out.close(reason, final) && reason == ReasonSlow {
+		c.abortWrites()
+	}
+}
+
+// note returns the words given when the connection was closed, if any.
+func (c *Conn) note() string {
+	if p := c.reason.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// OnAbort registers how to break a write that is blocked on a stalled client; the hub calls it
+// when the connection's queue overflows. Transports set it once, before their first write.
+func (c *Conn) OnAbort(fn func()) { c.kill.Store(&fn) }
+
+func (c *Conn) abortWrites() {
+	if fn := c.kill.Load(); fn != nil {
+		go (*fn)()
+	}
+}
+
+// Send queues a frame for this connection alone (a reply, a fault).
+func (c *Conn) Send(f *Frame) error {
+	if ok, _ := c.out.push(item{frame: f}); !ok {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Touch records client activity.
+func (c *Conn) Touch() { c.lastActive.Store(time.Now().UnixNano()) }
+
+// Info is a snapshot of a connection for listings.
+type Info struct {
+	ID          string    `json:"connection_id"`
+	UserID      string    `json:"user_id"`
+	UserName    string    `json:"user_name,omitempty"`
+	Transport   Transport `json:"transport"`
+	Rooms       []string  `json:"rooms"`
+	ConnectedAt time.Time `json:"connected_at"`
+	LastActive  time.Time `json:"last_activity"`
+	RemoteAddr  string    `json:"remote_addr"`
+	UserAgent   string    `json:"user_agent"`
+}
+
+// Info returns a snapshot of c.
+func (c *Conn) Info() Info {
+	return Info{ID: c.id, UserID: c.user.ID, UserName: c.user.Name, Transport: c.transport,
+		Rooms: c.Rooms(), ConnectedAt: c.connectedAt, LastActive: time.Unix(0, c.lastActive.Load()),
+		RemoteAddr: c.remoteAddr, UserAgent: c.userAgent}
+}
+
+// Rooms returns the keys of the rooms c is subscribed to.
+func (c *Conn) Rooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rooms := make([]string, 0, len(c.topics))
+	for name := range c.topics {
+		if key, ok := RoomOf(name); ok {
+			rooms = append(rooms, key)
+		}
+	}
+	return rooms
+}
+
+// Subscribed reports whether c is registered in topic.
+func (c *Conn) Subscribed(topic string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.topics[topic]
+	return ok
+}

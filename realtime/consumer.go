@@ -1,0 +1,231 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// control is a change to a connection's subscriptions. The hub queues it in the connection's
+// outbox in the same critical section that registers the connection in the topic, so the
+// consumer applies it exactly between the frames published before and after.
+type control struct {
+	subscribe bool   // false: unsubscribe
+	topic     string // topic name
+	topicID   int64
+	start     uint64 // subscribe: the position to start from
+	replay    bool   // subscribe: replay the log after start (a resume)
+	reset     bool   // subscribe: the client's position is lost; tell it to reload
+	initial   bool   // subscribe: part of Connect; announced by "connected", not "room_joined"
+	announce  bool   // emit room_joined / room_left
+	why       string // unsubscribe: reason given in room_left
+}
+
+// consumer turns a connection's outbox into Messages. Its state belongs to the one goroutine
+// that calls Drain (a stream's writer loop, or the current long-poll request).
+type consumer struct {
+	started bool
+	pos     positions
+	batch   []item
+	next    int
+	replay  *control // the subscription whose log is being replayed, if any
+	page    []*Frame // scratch for replay pages
+	cursor  string   // the wire form of pos, cached until pos changes
+}
+
+// replayPageSize is how many logged events one replay read fetches.
+const replayPageSize = 256
+
+// Drain appends to dst the messages ready for c, at most max, without waiting for new ones. It
+// first replays from the log whatever a resumed subscription missed. Once the connection is
+// closed it returns any final message (kicked, token_expired) with ErrClosed.
+func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, error) {
+	k := &c.cons
+	if !k.started {
+		k.started = true
+		for _, s := range c.initial {
+			k.pos.set(s.topicID, s.start)
+		}
+		dst = append(dst, c.connectedMessage())
+	}
+	for len(dst) < max {
+		if k.replay != nil {
+			var err error
+			if dst, err = c.replayPage(ctx, dst, max-len(dst)); err != nil {
+				c.hub.log.Warn("replay failed", "conn", c.id, "topic", k.replay.topic, "err", err)
+				c.Close(ReasonError)
+				return dst, ErrClosed
+			}
+			continue
+		}
+		if k.next < len(k.batch) {
+			it := k.batch[k.next]
+			k.next++
+			dst = c.apply(it, dst)
+			continue
+		}
+		batch, final, _, closed := c.out.take(k.batch)
+		k.batch, k.next = batch, 0
+		if closed {
+			if final != nil {
+				dst = append(dst, Message{Type: final.Type, Payload: final.Payload})
+			}
+			return dst, ErrClosed
+		}
+		if len(batch) == 0 {
+			break
+		}
+	}
+	if len(dst) > 0 {
+		c.Touch()
+	}
+	return dst, nil
+}
+
+// Cursor returns the connection's current cursor as its consumer last left it.
+func (c *Conn) Cursor() string { return c.cons.currentCursor(c.hub.cfg.Epoch) }
+
+func (k *consumer) currentCursor(epoch uint64) string {
+	if k.cursor == "" {
+		k.cursor = string(appendCursor(nil, epoch, k.pos))
+	}
+	return k.cursor
+}
+
+func (k *consumer) moved() { k.cursor = "" }
+
+func (c *Conn) apply(it item, dst []Message) []Message {
+	k := &c.cons
+	if ctl := it.ctl; ctl != nil {
+		return c.applyControl(ctl, dst)
+	}
+	f := it.frame
+	if !f.Durable() {
+		return append(dst, Message{Type: f.Type, Payload: f.Payload})
+	}
+	i, ok := k.pos.find(f.TopicID)
+	if !ok || f.Offset <= k.pos[i].Offset {
+		return dst // not subscribed (any more), or already delivered by a replay
+	}
+	if f.Offset > k.pos[i].Offset+1 {
+		// A hole: the hub skipped offsets it could not fill. The log has them; read it.
+		k.replay = &control{topic: f.Topic, topicID: f.TopicID, start: k.pos[i].Offset, replay: true}
+		return dst
+	}
+	k.pos[i].Offset = f.Offset
+	k.moved()
+	return append(dst, Message{Type: f.Type, Cursor: k.currentCursor(c.hub.cfg.Epoch), Payload: f.Payload})
+}
+
+func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
+	k := &c.cons
+	epoch := c.hub.cfg.Epoch
+	if !ctl.subscribe {
+		k.pos.remove(ctl.topicID)
+		k.moved()
+		if ctl.announce {
+			dst = append(dst, c.roomMessage(EventRoomLeft, ctl.topic, ctl.why))
+		}
+		return dst
+	}
+	if _, exists := k.pos.find(ctl.topicID); exists && !ctl.initial {
+		if ctl.announce { // a repeated join: confirm it, keep the position
+			dst = append(dst, c.roomMessage(EventRoomJoined, ctl.topic, ""))
+		}
+		return dst
+	}
+	k.pos.set(ctl.topicID, ctl.start)
+	k.moved()
+	if ctl.announce {
+		dst = append(dst, c.roomMessage(EventRoomJoined, ctl.topic, ""))
+	}
+	if ctl.reset {
+		dst = append(dst, resetMessage(ctl.topic, "cursor_epoch", k.currentCursor(epoch)))
+	}
+	if ctl.replay {
+		k.replay = ctl
+	}
+	return dst
+}
+
+// replayPage delivers the next page of the log of the subscription being replayed.
+func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Message, error) {
+	k := &c.cons
+	job := k.replay
+	i, ok := k.pos.find(job.topicID)
+	if !ok { // unsubscribed meanwhile
+		k.replay = nil
+		return dst, nil
+	}
+	after := k.pos[i].Offset
+	limit := min(room, replayPageSize)
+	k.page = k.page[:0]
+	head, trimmed, err := c.hub.cfg.Store.ReadTopic(ctx, job.topicID, after, limit,
+		func(offset uint64, typ string, payload []byte) {
+			k.page = append(k.page, &Frame{Topic: job.topic, TopicID: job.topicID, Offset: offset,
+				Type: EventType(typ), Payload: payload})
+		})
+	if err != nil {
+		return dst, fmt.Errorf("reading %s after %d: %w", job.topic, after, err)
+	}
+	epoch := c.hub.cfg.Epoch
+	if after < trimmed || after > head || (len(k.page) > 0 && k.page[0].Offset != after+1) {
+		// Retention has dropped events this client never saw, or the position is not one this
+		// log ever issued: never replay partially; tell the client to reload the topic.
+		k.pos[i].Offset = head
+		k.moved()
+		k.replay = nil
+		return append(dst, resetMessage(job.topic, "history_gap", k.currentCursor(epoch))), nil
+	}
+	for _, f := range k.page {
+		k.pos[i].Offset = f.Offset
+		k.moved()
+		dst = append(dst, Message{Type: f.Type, Cursor: k.currentCursor(epoch), Payload: f.Payload})
+	}
+	if len(k.page) < limit {
+		k.replay = nil // caught up with the log; live frames take over
+	}
+	clear(k.page)
+	return dst, nil
+}
+
+func (c *Conn) connectedMessage() Message {
+	rooms := make([]string, 0, len(c.initial))
+	for _, s := range c.initial {
+		if key, ok := RoomOf(s.topic); ok {
+			rooms = append(rooms, key)
+		}
+	}
+	data := struct {
+		ConnectionID string    `json:"connection_id"`
+		UserID       string    `json:"user_id"`
+		Transport    Transport `json:"transport"`
+		Rooms        []string  `json:"rooms"`
+		Resumed      bool      `json:"resumed"`
+		HeartbeatMS  int64     `json:"heartbeat_ms"`
+	}{c.id, c.user.ID, c.transport, rooms, c.resumed, c.hub.cfg.Heartbeat.Milliseconds()}
+	return Message{Type: EventConnected, Cursor: c.Cursor(),
+		Payload: mustEncode(Event{Type: EventConnected, Data: data, TS: time.Now()})}
+}
+
+func (c *Conn) roomMessage(typ EventType, topic, why string) Message {
+	key, _ := RoomOf(topic)
+	data := struct {
+		Room   string `json:"room"`
+		Topic  string `json:"topic"`
+		Reason string `json:"reason,omitempty"`
+	}{key, topic, why}
+	return Message{Type: typ, Cursor: c.Cursor(),
+		Payload: mustEncode(Event{Type: typ, Room: key, Data: data, TS: time.Now()})}
+}
+
+func resetMessage(topic, reason, cursor string) Message {
+	key, _ := RoomOf(topic)
+	data := struct {
+		Topic  string `json:"topic"`
+		Room   string `json:"room,omitempty"`
+		Reason string `json:"reason"`
+	}{topic, key, reason}
+	return Message{Type: EventReset, Cursor: cursor,
+		Payload: mustEncode(Event{Type: EventReset, Room: key, Data: data, TS: time.Now()})}
+}

@@ -1,0 +1,22 @@
+// Package realtime is Switchboard's delivery core: the Hub that owns topics and
+// subscriptions, the per-connection cursor and outbox, and thin transports (SSE, WebSocket,
+// long-poll) that adapt one connection each. It imports no HTTP framework and no database;
+// it reads the event log through the Store it declares.
+//
+// # Concurrency
+//
+// Hub methods are safe for concurrent use. Publish never blocks on a client: it hands a shared,
+// already encoded Frame to each subscriber's bounded outbox, and a subscriber whose outbox is
+// full is closed as slow (it resumes from its cursor and loses nothing).
+//
+// Lock order is Conn.mu, then topic.mu, then outbox.mu; the hub's shard locks are taken before
+// a topic's. No lock is held while calling the Store or writing to a network connection.
+//
+// A Conn's consumer side — Drain, Poll, Cursor — belongs to one goroutine at a time: the
+// stream's writer loop, or the long-poll request currently attached. Subscription changes
+// reach the consumer through the outbox, in order with the frames around them, so the
+// consumer alone owns the connection's positions and no event is delivered twice or skipped.
+//
+// WSOptions.Handle runs on the WebSocket's reader goroutine; it may block on the database but
+// delays only that client's next message.
+package realtime

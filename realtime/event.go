@@ -1,0 +1,116 @@
+package realtime
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType names an event on the wire: the SSE `event:` field and the envelope's "type".
+type EventType string
+
+// Event types sent from server to client. None is named "error", "open" or "message": those
+// are EventSource's own event names.
+const (
+	EventConnected          EventType = "connected"
+	EventRoomJoined         EventType = "room_joined"
+	EventRoomLeft           EventType = "room_left"
+	EventChatMessage        EventType = "chat_message"
+	EventTypingStart        EventType = "user_typing_start"
+	EventTypingStop         EventType = "user_typing_stop"
+	EventNotification       EventType = "notification"
+	EventRoomNotification   EventType = "room_notification"
+	EventSystemAnnouncement EventType = "system_announcement"
+	EventDataUpdate         EventType = "data_update"
+	EventUserPresence       EventType = "user_presence"
+	EventUserJoined         EventType = "user_joined"
+	EventUserLeft           EventType = "user_left"
+	EventRoomInfo           EventType = "room_info"
+	EventRoomCreated        EventType = "room_created"
+	EventMemberJoined       EventType = "member_joined"
+	EventMemberLeft         EventType = "member_left"
+	EventMessageUpdated     EventType = "chat_message_updated"
+	EventMessageDeleted     EventType = "chat_message_deleted"
+	EventReadReceipt        EventType = "read_receipt"
+	EventReset              EventType = "reset"
+	EventFault              EventType = "fault"
+	EventKicked             EventType = "kicked"
+	EventTokenExpired       EventType = "token_expired"
+	EventPong               EventType = "pong"
+)
+
+// Event is one event before encoding. Data is already JSON.
+type Event struct {
+	Type EventType
+	Room string
+	Data any
+	TS   time.Time
+}
+
+// envelope is the wire shape of an event, less the per-connection "id" that Message splices in.
+type envelope struct {
+	Type EventType `json:"type"`
+	Room string    `json:"room,omitempty"`
+	Data any       `json:"data"`
+	TS   string    `json:"ts"`
+}
+
+// TimeFormat is the layout of every timestamp on the wire: RFC 3339 in UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Encode returns the envelope of e as JSON, without "id". It is computed once per event and
+// shared by every subscriber; Message.AppendJSON adds each connection's cursor.
+func (e Event) Encode() ([]byte, error) {
+	ts := e.TS
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	data := e.Data
+	if data == nil {
+		data = struct{}{}
+	}
+	return json.Marshal(envelope{Type: e.Type, Room: e.Room, Data: data, TS: ts.UTC().Format(TimeFormat)})
+}
+
+// mustEncode encodes events built by this package from known-good values.
+func mustEncode(e Event) []byte {
+	b, err := e.Encode()
+	if err != nil {
+		panic("realtime: encoding a server event: " + err.Error())
+	}
+	return b
+}
+
+// Frame is an encoded event addressed to one topic. Frames are immutable once published and
+// shared by every subscriber.
+type Frame struct {
+	Topic   string
+	TopicID int64  // durable id of Topic; set with Offset
+	Offset  uint64 // position in the topic's log; 0 for ephemeral events, which are never replayed
+	Type    EventType
+	Payload []byte // the envelope without "id", from Event.Encode
+
+	// ExceptUser, when set, keeps the frame from that user's connections (a typing indicator is
+	// not echoed to its sender).
+	ExceptUser string
+}
+
+// Durable reports whether f has a place in its topic's log and so moves the cursor.
+func (f *Frame) Durable() bool { return f.Offset > 0 }
+
+// Message is one frame as delivered to one connection: the transport writes it.
+type Message struct {
+	Type    EventType
+	Cursor  string // the connection's cursor after this message; "" when it does not move it
+	Payload []byte // the envelope without "id"
+}
+
+// AppendJSON appends the wire envelope of m to dst, with "id" set to the cursor when m moves it.
+func (m Message) AppendJSON(dst []byte) []byte {
+	if m.Cursor == "" || len(m.Payload) < 2 {
+		return append(dst, m.Payload...)
+	}
+	dst = append(dst, `{"id":"`...)
+	dst = append(dst, m.Cursor...) // cursors are base64url: nothing to escape
+	dst = append(dst, `",`...)
+	return append(dst, m.Payload[1:]...)
+}

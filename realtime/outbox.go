@@ -1,0 +1,105 @@
+package realtime
+
+import "sync"
+
+// item is one entry of a connection's outbox: a shared frame, or a change to the
+// connection's subscriptions that its consumer applies in order with the frames around it.
+type item struct {
+	frame *Frame
+	ctl   *control
+}
+
+// outbox is a connection's bounded outbound queue. Publishers push without blocking; the one
+// consumer takes everything queued at once. A push that would exceed the bounds closes the
+// outbox instead: the client resumes from its cursor and loses nothing.
+type outbox struct {
+	wake chan struct{} // capacity 1: signalled when items arrive or the outbox closes
+
+	mu       sync.Mutex // guards the fields below
+	items    []item
+	bytes    int
+	maxItems int
+	maxBytes int
+	closed   bool
+	reason   CloseReason
+	final    *Frame // sent before the close signal (kicked, token_expired), if any
+}
+
+func newOutbox(maxItems, maxBytes int) *outbox {
+	return &outbox{wake: make(chan struct{}, 1), maxItems: maxItems, maxBytes: maxBytes}
+}
+
+// push queues it. It reports false, without blocking, when the outbox is closed or full; a
+// full outbox closes with ReasonSlow.
+func (o *outbox) push(it item) (ok, overflowed bool) {
+	size := 0
+	if it.frame != nil {
+		size = len(it.frame.Payload)
+	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return false, false
+	}
+	if len(o.items) >= o.maxItems || (o.bytes+size > o.maxBytes && len(o.items) > 0) {
+		o.closeLocked(ReasonSlow, nil)
+		o.mu.Unlock()
+		return false, true
+	}
+	o.items = append(o.items, it)
+	o.bytes += size
+	o.mu.Unlock()
+	o.signal()
+	return true, false
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the outbox for reason; final, if set, is delivered before the close signal. It
+// reports whether this call closed it.
+func (o *outbox) close(reason CloseReason, final *Frame) bool {
+	o.mu.Lock()
+	first := o.closeLocked(reason, final)
+	o.mu.Unlock()
+	o.signal()
+	return first
+}
+
+func (o *outbox) closeLocked(reason CloseReason, final *Frame) bool {
+	if o.closed {
+		return false
+	}
+	o.closed, o.reason, o.final = true, reason, final
+	o.items, o.bytes = nil, 0
+	return true
+}
+
+// take returns everything queued and hands back the previous batch's storage for reuse. Once
+// the outbox is closed it returns the final frame (once) and the close reason.
+func (o *outbox) take(prev []item) (batch []item, final *Frame, reason CloseReason, closed bool) {
+	clear(prev)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		final, o.final = o.final, nil
+		return nil, final, o.reason, true
+	}
+	batch = o.items
+	if cap(prev) > 256 {
+		prev = nil // let a burst's storage go once it has drained
+	}
+	o.items, o.bytes = prev[:0], 0
+	return batch, nil, 0, false
+}
+
+// pending reports whether items are waiting.
+func (o *outbox) pending() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.items) > 0 || o.closed
+}

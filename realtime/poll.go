@@ -1,0 +1,74 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pollState is what a long-poll connection keeps between requests.
+type pollState struct {
+	mu     sync.Mutex // held by the request currently waiting
+	cancel atomic.Pointer[chan struct{}]
+}
+
+// ErrCursorMismatch is returned by Poll when the client's cursor is not where the connection
+// left off (a response was lost): the client must resume from its cursor instead.
+var ErrCursorMismatch = errors.New("cursor is not the connection's")
+
+// Poll waits up to wait for messages on a long-poll connection and returns at most max of them
+// with the cursor after them. It returns as soon as there is at least one message. A poll
+// that arrives while another is waiting makes the older one return empty at once. When expect
+// is not empty and is not the connection's current cursor, Poll returns ErrCursorMismatch.
+func (c *Conn) Poll(ctx context.Context, wait time.Duration, max int, expect string) ([]Message, string, error) {
+	mine := make(chan struct{})
+	if prev := c.poll.cancel.Swap(&mine); prev != nil {
+		close(*prev)
+	}
+	c.poll.mu.Lock()
+	defer c.poll.mu.Unlock()
+	if expect != "" && c.cons.started && expect != c.Cursor() {
+		return nil, "", ErrCursorMismatch
+	}
+	c.Touch()
+	defer func() {
+		c.Touch()
+		if c.timer != nil {
+			c.timer.Reset(c.hub.cfg.PollLinger)
+		}
+	}()
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	for {
+		msgs, err := c.Drain(ctx, nil, max)
+		if len(msgs) > 0 || err != nil {
+			return msgs, c.Cursor(), err
+		}
+		select {
+		case <-c.Ready():
+		case <-timeout.C:
+			return nil, c.Cursor(), nil
+		case <-mine:
+			return nil, c.Cursor(), nil
+		case <-ctx.Done():
+			return nil, c.Cursor(), ctx.Err()
+		}
+	}
+}
+
+// expirePoll ends a long-poll connection that nobody polled within PollLinger.
+func (h *Hub) expirePoll(c *Conn) {
+	if !c.poll.mu.TryLock() {
+		c.timer.Reset(h.cfg.PollLinger) // a poll is waiting right now
+		return
+	}
+	c.poll.mu.Unlock()
+	if time.Since(time.Unix(0, c.lastActive.Load())) < h.cfg.PollLinger {
+		c.timer.Reset(h.cfg.PollLinger)
+		return
+	}
+	c.Close(ReasonPollExpired)
+	h.Disconnect(c)
+}

@@ -1,0 +1,101 @@
+package realtime
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"sync"
+)
+
+// registry indexes live connections by id and by user.
+type registry struct {
+	mu     sync.RWMutex // guards the fields below
+	byID   map[string]*Conn
+	byUser map[string]map[*Conn]struct{}
+	empty  chan struct{} // closed when the registry becomes empty; nil until asked for
+}
+
+func (r *registry) init() {
+	r.byID = make(map[string]*Conn)
+	r.byUser = make(map[string]map[*Conn]struct{})
+}
+
+func (r *registry) add(c *Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byID[c.id] = c
+	set := r.byUser[c.user.ID]
+	if set == nil {
+		set = make(map[*Conn]struct{}, 1)
+		r.byUser[c.user.ID] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (r *registry) remove(c *Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID[c.id] == c {
+		delete(r.byID, c.id)
+	}
+	if set := r.byUser[c.user.ID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(r.byUser, c.user.ID)
+		}
+	}
+	if len(r.byID) == 0 && r.empty != nil {
+		close(r.empty)
+		r.empty = nil
+	}
+}
+
+func (r *registry) get(id string) (*Conn, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.byID[id]
+	return c, ok
+}
+
+func (r *registry) all() []*Conn {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Conn, 0, len(r.byID))
+	for _, c := range r.byID {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (r *registry) ofUser(userID string) []*Conn {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Conn, 0, len(r.byUser[userID]))
+	for c := range r.byUser[userID] {
+		out = append(out, c)
+	}
+	return out
+}
+
+// drained returns a channel closed once no connection is left.
+func (r *registry) drained() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.byID) == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if r.empty == nil {
+		r.empty = make(chan struct{})
+	}
+	return r.empty
+}
+
+var connIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newConnID returns a random, unguessable connection id.
+func newConnID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return "c_" + connIDEncoding.EncodeToString(b[:])
+}

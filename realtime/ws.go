@@ -1,0 +1,188 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket close codes beyond RFC 6455's, for signals a client must tell apart.
+const (
+	CloseKicked       websocket.StatusCode = 4000 // do not reconnect
+	CloseTokenExpired websocket.StatusCode = 4001 // refresh the token, then resume
+)
+
+// WSOptions tune the WebSocket transport.
+type WSOptions struct {
+	// OriginPatterns are the cross-origin hosts allowed to open a WebSocket (the request's own
+	// host always is). Never "*": that would allow cross-site WebSocket hijacking.
+	OriginPatterns []string
+	ReadLimit      int64         // largest client message in bytes (default 32 KiB)
+	WriteTimeout   time.Duration // a write blocked longer than this ends the connection (default 10 s)
+	// Handle carries out a client's in-band action. A returned *Fault goes back to the client
+	// as a fault event; the connection stays open. It runs on the connection's reader
+	// goroutine, one message at a time.
+	Handle func(ctx context.Context, c *Conn, m ClientMessage) error
+}
+
+func (o *WSOptions) setDefaults() {
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 32 << 10
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+}
+
+// ServeWS upgrades the request and carries c over the WebSocket until either side ends it.
+// It never calls Disconnect: the caller does. When the upgrade fails, the response has been
+// written and the error is returned.
+func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions) error {
+	o.setDefaults()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns:  o.OriginPatterns,
+		CompressionMode: websocket.CompressionDisabled, // ~1.2 MB per connection otherwise
+	})
+	if err != nil {
+		return err
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(o.ReadLimit)
+	c.OnAbort(func() { ws.Close(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go readClient(ctx, cancel, ws, c, o.Handle)
+
+	msgs := make([]Message, 0, 8)
+	for {
+		var derr error
+		msgs, derr = c.Drain(ctx, msgs[:0], maxBatch)
+		if len(msgs) > 0 {
+			if err := writeMessages(ctx, ws, msgs, o.WriteTimeout); err != nil {
+				return nil // the client is gone or stalled
+			}
+			clear(msgs)
+		}
+		if derr != nil {
+			code, text := wsCloseStatus(c)
+			ws.Close(code, text)
+			return nil
+		}
+		if len(msgs) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.Ready():
+		case <-c.hub.Pulse():
+			go ping(ctx, ws, c, c.hub.cfg.Heartbeat)
+		}
+	}
+}
+
+func writeMessages(ctx context.Context, ws *websocket.Conn, msgs []Message, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	buf := getBuf()
+	defer func() { putBuf(buf) }()
+	for _, m := range msgs {
+		buf = m.AppendJSON(buf[:0])
+		if err := ws.Write(ctx, websocket.MessageText, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ping checks that the client still answers; one that does not within a heartbeat is closed.
+func ping(ctx context.Context, ws *websocket.Conn, c *Conn, within time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if err := ws.Ping(ctx); err != nil && ctx.Err() == context.DeadlineExceeded {
+		c.Close(ReasonClientGone)
+	}
+}
+
+// readClient reads client messages until the connection ends; the WebSocket must always be
+// read for control frames (pongs, close) to be processed.
+func readClient(ctx context.Context, done context.CancelFunc, ws *websocket.Conn, c *Conn,
+	handle func(context.Context, *Conn, ClientMessage) error) {
+	defer done()
+	for {
+		typ, data, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		c.Touch()
+		if typ != websocket.MessageText {
+			c.Send(FaultFrame(Fault{Code: "invalid_message", Message: "binary messages are not supported; send JSON text"}))
+			continue
+		}
+		m, err := ParseClientMessage(data)
+		if err == nil {
+			err = dispatch(ctx, c, m, handle)
+		}
+		if err != nil {
+			var f *Fault
+			if !errors.As(err, &f) {
+				f = &Fault{Code: "internal", Message: "the server could not carry out this action"}
+				c.hub.log.Error("client action failed", "conn", c.id, "type", m.Type, "err", err)
+			}
+			fault := *f
+			fault.Ref = m.Ref
+			c.Send(FaultFrame(fault))
+		}
+	}
+}
+
+func dispatch(ctx context.Context, c *Conn, m ClientMessage, handle func(context.Context, *Conn, ClientMessage) error) error {
+	if m.Type == ClientPing {
+		return c.Send(&Frame{Type: EventPong, Payload: mustEncode(Event{Type: EventPong,
+			Data: map[string]string{"ref": m.Ref}})})
+	}
+	if handle == nil {
+		return &Fault{Code: "unknown_type", Field: "type", Message: "unknown message type " + m.Type}
+	}
+	return handle(ctx, c, m)
+}
+
+// wsCloseStatus maps why c closed to the close code and text its client acts on.
+func wsCloseStatus(c *Conn) (websocket.StatusCode, string) {
+	switch c.Reason() {
+	case ReasonShutdown:
+		return websocket.StatusGoingAway, "server shutting down: resume"
+	case ReasonMaxAge:
+		return websocket.StatusGoingAway, "stream reached its maximum age: resume"
+	case ReasonSlow:
+		return websocket.StatusTryAgainLater, "slow consumer: resume from your cursor"
+	case ReasonKicked:
+		return CloseKicked, truncateReason("kicked: " + c.note())
+	case ReasonTokenExpired:
+		return CloseTokenExpired, "token expired: refresh it and resume"
+	case ReasonReplaced:
+		return websocket.StatusPolicyViolation, "replaced by a newer connection"
+	case ReasonError:
+		return websocket.StatusInternalError, "server error: resume"
+	}
+	return websocket.StatusNormalClosure, ""
+}
+
+// truncateReason keeps a close reason within the 123 bytes a close frame allows.
+func truncateReason(s string) string {
+	if len(s) <= 123 {
+		return s
+	}
+	s = s[:123]
+	for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] >= 0xC0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
