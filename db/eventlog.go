@@ -1,0 +1,155 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Appended is a durable event as committed: its topic, its offset there, and its envelope.
+type Appended struct {
+	Topic    string
+	TopicID  int64
+	Offset   uint64
+	Type     string
+	Envelope []byte
+}
+
+type logRow struct {
+	bun.BaseModel `bun:"table:event_log"`
+	TopicID       int64     `bun:"topic_id"`
+	Seq           uint64    `bun:"seq"`
+	Type          string    `bun:"type"`
+	Envelope      string    `bun:"envelope"`
+	CreatedAt     time.Time `bun:"created_at"`
+}
+
+// reserve takes the next n offsets of a topic, creating the topic when it is new. The row lock
+// this takes on the topic is held until the transaction ends, so concurrent writers to one
+// topic commit in offset order. It returns the topic id and the first reserved offset.
+func reserve(ctx context.Context, tx bun.IDB, topic string, n int) (int64, uint64, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		var id int64
+		var head uint64
+		err := tx.NewRaw("UPDATE topics SET head = head + ? WHERE name = ? RETURNING id, head", n, topic).
+			Scan(ctx, &id, &head)
+		if err == nil {
+			return id, head - uint64(n) + 1, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, mapErr(err)
+		}
+		if _, err := tx.NewRaw("INSERT INTO topics (name, head, trimmed_to, created_at) VALUES (?, 0, 0, ?) ON CONFLICT (name) DO NOTHING",
+			topic, now()).Exec(ctx); err != nil {
+			return 0, 0, mapErr(err)
+		}
+	}
+	return 0, 0, fmt.Errorf("db: topic %q vanished while reserving offsets", topic)
+}
+
+// appendEvents stores envelopes as the next events of topic within tx.
+func appendEvents(ctx context.Context, tx bun.IDB, topic, typ string, envelopes ...[]byte) ([]Appended, error) {
+	id, first, err := reserve(ctx, tx, topic, len(envelopes))
+	if err != nil {
+		return nil, err
+	}
+	return writeEvents(ctx, tx, topic, id, first, typ, envelopes)
+}
+
+func writeEvents(ctx context.Context, tx bun.IDB, topic string, id int64, first uint64, typ string, envelopes [][]byte) ([]Appended, error) {
+	at := now()
+	rows := make([]logRow, len(envelopes))
+	out := make([]Appended, len(envelopes))
+	for i, env := range envelopes {
+		rows[i] = logRow{TopicID: id, Seq: first + uint64(i), Type: typ, Envelope: string(env), CreatedAt: at}
+		out[i] = Appended{Topic: topic, TopicID: id, Offset: first + uint64(i), Type: typ, Envelope: env}
+	}
+	if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
+}
+
+// Append stores one durable event of its own (not tied to another row) and returns it.
+func (d *DB) Append(ctx context.Context, topic, typ string, envelope []byte) (Appended, error) {
+	var out []Appended
+	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, err = appendEvents(ctx, tx, topic, typ, envelope)
+		return err
+	})
+	if err != nil {
+		return Appended{}, mapErr(err)
+	}
+	return out[0], nil
+}
+
+// LoadTopic returns the id and head of a topic, creating it when new. It satisfies
+// realtime.Store.
+func (d *DB) LoadTopic(ctx context.Context, name string) (int64, uint64, error) {
+	var id int64
+	var head uint64
+	err := d.bun.NewRaw("SELECT id, head FROM topics WHERE name = ?", name).Scan(ctx, &id, &head)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := d.bun.NewRaw("INSERT INTO topics (name, head, trimmed_to, created_at) VALUES (?, 0, 0, ?) ON CONFLICT (name) DO NOTHING",
+			name, now()).Exec(ctx); err != nil {
+			return 0, 0, mapErr(err)
+		}
+		err = d.bun.NewRaw("SELECT id, head FROM topics WHERE name = ?", name).Scan(ctx, &id, &head)
+	}
+	return id, head, mapErr(err)
+}
+
+// ReadTopic calls fn for up to limit logged events of topic id after offset, in order, and
+// returns the topic's head and trimmed offsets. It satisfies realtime.Store.
+func (d *DB) ReadTopic(ctx context.Context, id int64, after uint64, limit int,
+	fn func(offset uint64, typ string, payload []byte)) (head, trimmed uint64, err error) {
+	err = d.bun.NewRaw("SELECT head, trimmed_to FROM topics WHERE id = ?", id).Scan(ctx, &head, &trimmed)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	if after >= head || limit <= 0 {
+		return head, trimmed, nil
+	}
+	rows, err := d.bun.QueryContext(ctx,
+		"SELECT seq, type, envelope FROM event_log WHERE topic_id = ? AND seq > ? ORDER BY seq LIMIT ?", id, after, limit)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seq uint64
+			typ string
+			env string
+		)
+		if err := rows.Scan(&seq, &typ, &env); err != nil {
+			return 0, 0, mapErr(err)
+		}
+		fn(seq, typ, []byte(env))
+	}
+	return head, trimmed, mapErr(rows.Err())
+}
+
+// TopicNames maps topic ids to names; unknown ids are absent. It satisfies realtime.Store.
+func (d *DB) TopicNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID   int64  `bun:"id"`
+		Name string `bun:"name"`
+	}
+	if err := d.bun.NewRaw("SELECT id, name FROM topics WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, mapErr(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}

@@ -1,0 +1,192 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"switchboard/db"
+	"switchboard/db/dbtest"
+)
+
+func TestAppendAssignsGaplessOffsetsInCommitOrder(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		const writers, each = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					if _, err := d.Append(ctx, "room:order", "chat_message", fmt.Appendf(nil, `{"w":%d,"i":%d}`, w, i)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		id, head, err := d.LoadTopic(ctx, "room:order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head != writers*each {
+			t.Fatalf("head = %d, want %d", head, writers*each)
+		}
+		var offsets []uint64
+		lastPerWriter := map[string]int{}
+		_, _, err = d.ReadTopic(ctx, id, 0, 1000, func(offset uint64, typ string, payload []byte) {
+			offsets = append(offsets, offset)
+			var w, i int
+			fmt.Sscanf(string(payload), `{"w":%d,"i":%d}`, &w, &i)
+			key := fmt.Sprint(w)
+			if prev, ok := lastPerWriter[key]; ok && i <= prev {
+				t.Errorf("writer %d: event %d logged after %d", w, i, prev)
+			}
+			lastPerWriter[key] = i
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, off := range offsets {
+			if off != uint64(i+1) {
+				t.Fatalf("offsets not gapless: %v", offsets)
+			}
+		}
+	})
+}
+
+func TestReadTopicPagesAndReportsHead(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for i := range 5 {
+			if _, err := d.Append(ctx, "user:alice", "notification", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id, _, err := d.LoadTopic(ctx, "user:alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		head, trimmed, err := d.ReadTopic(ctx, id, 2, 2, func(offset uint64, typ string, payload []byte) {
+			got = append(got, offset)
+			if typ != "notification" {
+				t.Errorf("type = %q", typ)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head != 5 || trimmed != 0 || !slices.Equal(got, []uint64{3, 4}) {
+			t.Fatalf("head %d trimmed %d got %v", head, trimmed, got)
+		}
+		names, err := d.TopicNames(ctx, []int64{id, id + 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != 1 || names[id] != "user:alice" {
+			t.Fatalf("names = %v", names)
+		}
+	})
+}
+
+func TestMigrationsAreIdempotentAndEpochIsStable(t *testing.T) {
+	for _, kind := range dbtest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			cfg := dbtest.Config(t, kind)
+			ctx := context.Background()
+			first, err := db.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			epoch := first.Epoch()
+			first.Close()
+			second, err := db.Open(ctx, cfg)
+			if err != nil {
+				t.Fatalf("reopening: %v", err)
+			}
+			defer second.Close()
+			if second.Epoch() != epoch || epoch == 0 {
+				t.Fatalf("epoch %d then %d", epoch, second.Epoch())
+			}
+		})
+	}
+}
+
+func TestSchemasHaveTheSameSections(t *testing.T) {
+	pg, err := db.ParseMigrations(dbtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite, err := db.ParseMigrations(db.SQLiteSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg) != len(lite) {
+		t.Fatalf("schema.sql has %d sections, the SQLite mirror %d", len(pg), len(lite))
+	}
+	for i := range pg {
+		if pg[i].Title != lite[i].Title {
+			t.Errorf("section %d: %q vs %q", i+1, pg[i].Title, lite[i].Title)
+		}
+	}
+}
+
+func TestMessageIdempotencyAndHistory(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if err := d.UpsertUser(ctx, db.User{ID: "alice", Name: "Alice"}); err != nil {
+			t.Fatal(err)
+		}
+		room, created, err := d.EnsureRoom(ctx, "general", "alice")
+		if err != nil || !created {
+			t.Fatalf("EnsureRoom: %v created=%v", err, created)
+		}
+		post := func(content, clientID string) (db.Message, bool) {
+			t.Helper()
+			m, _, created, err := d.PostMessage(ctx, db.NewMessage{Room: room, Topic: "room:general", UserID: "alice",
+				UserName: "Alice", Content: content, ClientID: clientID}, "chat_message",
+				func(m db.Message) ([]byte, error) { return []byte(`{}`), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m, created
+		}
+		first, created := post("hello", "c1")
+		again, createdAgain := post("hello (retry)", "c1")
+		if !created || createdAgain || again.ID != first.ID || again.Content != "hello" {
+			t.Fatalf("retry with same client_id: created %v/%v ids %s/%s", created, createdAgain, first.ID, again.ID)
+		}
+		for i := range 4 {
+			post(fmt.Sprint("m", i), "")
+		}
+		page, more, err := d.History(ctx, room, "", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more || len(page) != 3 || page[0].Content != "m3" || page[0].UserName != "Alice" {
+			t.Fatalf("first page %+v more=%v", page, more)
+		}
+		rest, more, err := d.History(ctx, room, page[2].ID, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if more || len(rest) != 2 || rest[1].ID != first.ID {
+			t.Fatalf("second page %+v more=%v", rest, more)
+		}
+		other, _, _ := d.EnsureRoom(ctx, "other", "alice")
+		_, _, _, err = d.PostMessage(ctx, db.NewMessage{Room: other, Topic: "room:other", UserID: "alice", Content: "x", ClientID: "c1"},
+			"chat_message", func(db.Message) ([]byte, error) { return []byte(`{}`), nil })
+		if !errors.Is(err, db.ErrConflict) {
+			t.Fatalf("client_id reused in another room: err = %v, want ErrConflict", err)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Message is a chat message with its author and room as they are shown.
+type Message struct {
+	bun.BaseModel `bun:"table:chat_messages,alias:m"`
+	ID            string    `bun:"id,pk"`
+	RoomID        string    `bun:"room_id"`
+	Seq           uint64    `bun:"seq"` // offset in the room's topic
+	UserID        string    `bun:"user_id"`
+	Content       string    `bun:"content"`
+	ClientID      string    `bun:"client_id,nullzero"`
+	CreatedAt     time.Time `bun:"created_at"`
+	EditedAt      time.Time `bun:"edited_at,nullzero"`
+	DeletedAt     time.Time `bun:"deleted_at,nullzero"`
+
+	RoomKey    string `bun:"room_key,scanonly"`
+	UserName   string `bun:"user_name,scanonly"`
+	UserAvatar string `bun:"user_avatar,scanonly"`
+}
+
+// NewMessage is a message to post. The author must have been upserted.
+type NewMessage struct {
+	Room       Room
+	Topic      string // the room's topic, where the chat_message event goes
+	UserID     string
+	UserName   string
+	UserAvatar string
+	Content    string
+	ClientID   string // idempotency key; a repeat returns the first message
+}
+
+// ErrClientIDReused is returned when a client_id is repeated for a different room.
+var ErrClientIDReused = fmt.Errorf("%w: client_id already used for a message in another room", ErrConflict)
+
+// PostMessage stores a message and its event in one transaction. encode builds the event's
+// envelope from the message as stored. When the author already posted a message with the same
+// client id, that message is returned with created false, and nothing is written.
+func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
+	encode func(Message) ([]byte, error)) (msg Message, ev Appended, created bool, err error) {
+	if nm.ClientID != "" {
+		if msg, err = d.messageByClientID(ctx, nm); !errors.Is(err, ErrNotFound) {
+			return msg, Appended{}, false, err
+		}
+	}
+	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		topicID, seq, err := reserve(ctx, tx, nm.Topic, 1)
+		if err != nil {
+			return err
+		}
+		msg = Message{ID: newID(), RoomID: nm.Room.ID, Seq: seq, UserID: nm.UserID, Content: nm.Content,
+			ClientID: nm.ClientID, CreatedAt: now(), RoomKey: nm.Room.Key, UserName: nm.UserName, UserAvatar: nm.UserAvatar}
+		envelope, err := encode(msg)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(&msg).Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		evs, err := writeEvents(ctx, tx, nm.Topic, topicID, seq, eventType, [][]byte{envelope})
+		if err != nil {
+			return err
+		}
+		ev = evs[0]
+		return nil
+	})
+	if errors.Is(err, ErrConflict) && nm.ClientID != "" {
+		msg, err = d.messageByClientID(ctx, nm) // a concurrent retry won the race
+		return msg, Appended{}, false, err
+	}
+	if err != nil {
+		return Message{}, Appended{}, false, mapErr(err)
+	}
+	return msg, ev, true, nil
+}
+
+func (d *DB) messageByClientID(ctx context.Context, nm NewMessage) (Message, error) {
+	var m Message
+	err := d.selectMessages().Where("m.user_id = ? AND m.client_id = ?", nm.UserID, nm.ClientID).Scan(ctx, &m)
+	if err != nil {
+		return Message{}, mapErr(err)
+	}
+	if m.RoomID != nm.Room.ID {
+		return Message{}, ErrClientIDReused
+	}
+	return m, nil
+}
+
+func (d *DB) selectMessages() *bun.SelectQuery {
+	return d.bun.NewSelect().Model((*Message)(nil)).
+		ColumnExpr("m.*").
+		ColumnExpr("r.key AS room_key").
+		ColumnExpr("u.name AS user_name").
+		ColumnExpr("u.avatar AS user_avatar").
+		Join("JOIN chat_rooms AS r ON r.id = m.room_id").
+		Join("JOIN users AS u ON u.id = m.user_id")
+}
+
+// ErrBadCursor is returned for a history position that is not a message of the room.
+var ErrBadCursor = errors.New("before is not a message of this room")
+
+// History returns up to limit messages of a room, newest first, older than the message with id
+// before (when given). more reports whether older messages remain.
+func (d *DB) History(ctx context.Context, room Room, before string, limit int) (msgs []Message, more bool, err error) {
+	q := d.selectMessages().Where("m.room_id = ?", room.ID).Where("m.deleted_at IS NULL")
+	if before != "" {
+		var seq uint64
+		err := d.bun.NewRaw("SELECT seq FROM chat_messages WHERE id = ? AND room_id = ?", before, room.ID).Scan(ctx, &seq)
+		if errors.Is(mapErr(err), ErrNotFound) {
+			return nil, false, ErrBadCursor
+		}
+		if err != nil {
+			return nil, false, mapErr(err)
+		}
+		q = q.Where("m.seq < ?", seq)
+	}
+	if err := q.OrderExpr("m.seq DESC").Limit(int64(limit+1)).Scan(ctx, &msgs); err != nil {
+		return nil, false, mapErr(err)
+	}
+	if len(msgs) > limit {
+		return msgs[:limit], true, nil
+	}
+	return msgs, false, nil
+}

@@ -1,0 +1,123 @@
+-- Switchboard schema for the embedded SQLite database: the mirror of ../schema.sql, which is
+-- canonical. Same sections, same tables and columns; SQLite types (UUID and JSON as TEXT,
+-- BOOLEAN as INTEGER, TIMESTAMP as text written by the server in UTC).
+
+-- migrate: 1 foundation
+
+CREATE TABLE switchboard_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL DEFAULT '',
+    avatar     TEXT NOT NULL DEFAULT '',
+    roles      TEXT NOT NULL DEFAULT '[]',
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE chat_rooms (
+    id          TEXT PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL DEFAULT 'group' CHECK (type IN ('group', 'direct', 'support')),
+    private     INTEGER NOT NULL DEFAULT 0,
+    created_by  TEXT,
+    created_at  TIMESTAMP NOT NULL,
+    archived_at TIMESTAMP
+);
+
+CREATE TABLE chat_room_members (
+    room_id      TEXT NOT NULL REFERENCES chat_rooms (id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    role         TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('admin', 'moderator', 'member')),
+    joined_at    TIMESTAMP NOT NULL,
+    last_read_at TIMESTAMP,
+    PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX chat_room_members_user ON chat_room_members (user_id);
+
+CREATE TABLE chat_messages (
+    id         TEXT PRIMARY KEY,
+    room_id    TEXT NOT NULL REFERENCES chat_rooms (id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    content    TEXT NOT NULL,
+    client_id  TEXT,
+    created_at TIMESTAMP NOT NULL,
+    edited_at  TIMESTAMP,
+    deleted_at TIMESTAMP,
+    UNIQUE (room_id, seq)
+);
+CREATE UNIQUE INDEX chat_messages_client_id ON chat_messages (user_id, client_id) WHERE client_id IS NOT NULL;
+
+CREATE TABLE notifications (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    type        TEXT NOT NULL DEFAULT 'info' CHECK (type IN ('info', 'warning', 'error', 'success')),
+    title       TEXT NOT NULL,
+    message     TEXT NOT NULL DEFAULT '',
+    data        TEXT NOT NULL DEFAULT '{}',
+    action_url  TEXT,
+    action_text TEXT,
+    priority    TEXT NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high', 'critical')),
+    read_at     TIMESTAMP,
+    expires_at  TIMESTAMP,
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX notifications_user ON notifications (user_id, created_at DESC);
+
+CREATE TABLE system_announcements (
+    id           TEXT PRIMARY KEY,
+    title        TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    type         TEXT NOT NULL CHECK (type IN ('maintenance', 'feature', 'warning')),
+    target_roles TEXT NOT NULL DEFAULT '[]',
+    starts_at    TIMESTAMP NOT NULL,
+    ends_at      TIMESTAMP,
+    created_by   TEXT NOT NULL,
+    created_at   TIMESTAMP NOT NULL
+);
+
+CREATE TABLE user_presence (
+    user_id      TEXT PRIMARY KEY,
+    status       TEXT NOT NULL DEFAULT 'offline' CHECK (status IN ('online', 'away', 'busy', 'offline')),
+    current_page TEXT,
+    last_seen_at TIMESTAMP NOT NULL,
+    updated_at   TIMESTAMP NOT NULL
+);
+
+CREATE TABLE connections (
+    id              TEXT PRIMARY KEY,
+    connection_id   TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    transport       TEXT NOT NULL,
+    node_id         TEXT NOT NULL,
+    remote_addr     TEXT NOT NULL DEFAULT '',
+    user_agent      TEXT NOT NULL DEFAULT '',
+    connected_at    TIMESTAMP NOT NULL,
+    disconnected_at TIMESTAMP,
+    close_reason    TEXT
+);
+CREATE INDEX connections_connection_id ON connections (connection_id);
+CREATE INDEX connections_user ON connections (user_id, connected_at DESC);
+
+CREATE TABLE topics (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL UNIQUE,
+    head       INTEGER NOT NULL DEFAULT 0,
+    trimmed_to INTEGER NOT NULL DEFAULT 0,
+    created_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE event_log (
+    topic_id   INTEGER NOT NULL REFERENCES topics (id),
+    seq        INTEGER NOT NULL,
+    type       TEXT NOT NULL,
+    envelope   TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (topic_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX event_log_created ON event_log (created_at);

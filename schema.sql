@@ -1,0 +1,134 @@
+-- Switchboard schema for PostgreSQL. This file is canonical: db/schema_sqlite.sql mirrors it
+-- for the embedded default, section by section.
+--
+-- It is applied at start-up by a small versioned migrator: each section headed
+-- "-- migrate: <version> <title>" runs once, in its own transaction, in version order, and is
+-- recorded in schema_migrations. Never edit a released section; add a new one.
+-- Timestamps are always written by the server (UTC), never by column defaults.
+
+-- migrate: 1 foundation
+
+CREATE TABLE switchboard_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Users are upserted from token claims; the token is the source of truth.
+CREATE TABLE users (
+    id         TEXT PRIMARY KEY,              -- the token's sub
+    name       TEXT NOT NULL DEFAULT '',
+    avatar     TEXT NOT NULL DEFAULT '',
+    roles      JSONB NOT NULL DEFAULT '[]',
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE chat_rooms (
+    id          UUID PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE,         -- addresses the room in paths and topics
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL DEFAULT 'group' CHECK (type IN ('group', 'direct', 'support')),
+    private     BOOLEAN NOT NULL DEFAULT FALSE,
+    created_by  TEXT,
+    created_at  TIMESTAMPTZ NOT NULL,
+    archived_at TIMESTAMPTZ
+);
+
+CREATE TABLE chat_room_members (
+    room_id      UUID NOT NULL REFERENCES chat_rooms (id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    role         TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('admin', 'moderator', 'member')),
+    joined_at    TIMESTAMPTZ NOT NULL,
+    last_read_at TIMESTAMPTZ,
+    PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX chat_room_members_user ON chat_room_members (user_id);
+
+-- seq is the message's offset in its room's topic: history order is commit order.
+CREATE TABLE chat_messages (
+    id         UUID PRIMARY KEY,
+    room_id    UUID NOT NULL REFERENCES chat_rooms (id) ON DELETE CASCADE,
+    seq        BIGINT NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    content    TEXT NOT NULL,
+    client_id  TEXT,                          -- the sender's idempotency key
+    created_at TIMESTAMPTZ NOT NULL,
+    edited_at  TIMESTAMPTZ,
+    deleted_at TIMESTAMPTZ,
+    UNIQUE (room_id, seq)
+);
+CREATE UNIQUE INDEX chat_messages_client_id ON chat_messages (user_id, client_id) WHERE client_id IS NOT NULL;
+
+CREATE TABLE notifications (
+    id          UUID PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    type        TEXT NOT NULL DEFAULT 'info' CHECK (type IN ('info', 'warning', 'error', 'success')),
+    title       TEXT NOT NULL,
+    message     TEXT NOT NULL DEFAULT '',
+    data        JSONB NOT NULL DEFAULT '{}',
+    action_url  TEXT,
+    action_text TEXT,
+    priority    TEXT NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high', 'critical')),
+    read_at     TIMESTAMPTZ,
+    expires_at  TIMESTAMPTZ,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX notifications_user ON notifications (user_id, created_at DESC);
+
+CREATE TABLE system_announcements (
+    id           UUID PRIMARY KEY,
+    title        TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    type         TEXT NOT NULL CHECK (type IN ('maintenance', 'feature', 'warning')),
+    target_roles JSONB NOT NULL DEFAULT '[]',
+    starts_at    TIMESTAMPTZ NOT NULL,
+    ends_at      TIMESTAMPTZ,
+    created_by   TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE user_presence (
+    user_id      TEXT PRIMARY KEY,
+    status       TEXT NOT NULL DEFAULT 'offline' CHECK (status IN ('online', 'away', 'busy', 'offline')),
+    current_page TEXT,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Connect/disconnect audit, written in batches off the hot path. A resumed long-poll
+-- connection keeps its connection_id, so one id may have several rows.
+CREATE TABLE connections (
+    id              UUID PRIMARY KEY,
+    connection_id   TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    transport       TEXT NOT NULL,
+    node_id         TEXT NOT NULL,
+    remote_addr     TEXT NOT NULL DEFAULT '',
+    user_agent      TEXT NOT NULL DEFAULT '',
+    connected_at    TIMESTAMPTZ NOT NULL,
+    disconnected_at TIMESTAMPTZ,
+    close_reason    TEXT
+);
+CREATE INDEX connections_connection_id ON connections (connection_id);
+CREATE INDEX connections_user ON connections (user_id, connected_at DESC);
+
+-- The event log. A topic's head is the offset of its last durable event; incrementing it in
+-- the transaction that stores the event makes offsets gapless and per-topic order commit order.
+-- trimmed_to is the highest offset retention has deleted: a cursor older than that gets a reset.
+CREATE TABLE topics (
+    id         BIGSERIAL PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    head       BIGINT NOT NULL DEFAULT 0,
+    trimmed_to BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE event_log (
+    topic_id   BIGINT NOT NULL REFERENCES topics (id),
+    seq        BIGINT NOT NULL,
+    type       TEXT NOT NULL,
+    envelope   TEXT NOT NULL,                 -- the JSON envelope as delivered, less the cursor
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic_id, seq)
+);
+CREATE INDEX event_log_created ON event_log (created_at);
