@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/db"
+	"switchboard/realtime"
+)
+
+// cursorFrom returns the resume cursor a request presents, if any: the Last-Event-ID header
+// (EventSource sends it on reconnect), else the last_event_id, lastEventId (EventSource
+// polyfills) or cursor query parameter.
+func cursorFrom(c echo.Context) string {
+	if v := c.Request().Header.Get("Last-Event-ID"); v != "" {
+		return v
+	}
+	q := c.QueryParams()
+	for _, name := range []string{"last_event_id", "lastEventId", "cursor"} {
+		if v := q.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// roomsFrom parses the rooms query parameter: comma-separated room keys.
+func roomsFrom(c echo.Context) ([]string, error) {
+	raw := c.QueryParam("rooms")
+	if raw == "" {
+		return nil, nil
+	}
+	var rooms []string
+	for key := range strings.SplitSeq(raw, ",") {
+		key = strings.TrimSpace(key)
+		if key == "" {
+			continue
+		}
+		if err := checkRoomKey("rooms", key); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(rooms, key) {
+			rooms = append(rooms, key)
+		}
+	}
+	if len(rooms) > maxRoomsAtConnect {
+		return nil, invalid("rooms", "at most %d rooms per connection", maxRoomsAtConnect)
+	}
+	return rooms, nil
+}
+
+// maxRoomsAtConnect caps the rooms one stream request may name; the hub caps subscriptions.
+const maxRoomsAtConnect = 100
+
+// connectRequest is what a stream request asks for.
+type connectRequest struct {
+	id        string // long-poll connections keep their id across resumes
+	principal Principal
+	transport realtime.Transport
+	rooms     []string
+	cursor    string
+	expires   time.Time
+}
+
+// openConn authorizes a stream request and registers its connection: the caller's own topics,
+// the rooms it names, and everything a presented cursor names, resumed where it left off.
+func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, error) {
+	ctx := c.Request().Context()
+	p := req.principal
+	subs, resumed, err := s.subscriptionsFor(ctx, p, req.cursor)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
+		return nil, err
+	}
+	for _, key := range req.rooms {
+		topic := realtime.RoomTopic(key)
+		if slices.ContainsFunc(subs, func(s realtime.Subscription) bool { return s.Topic == topic }) {
+			continue
+		}
+		if _, err := s.readableRoom(ctx, p, key, true); err != nil {
+			return nil, err
+		}
+		subs = append(subs, realtime.Subscription{Topic: topic})
+	}
+	conn, err := s.hub.Connect(ctx, realtime.ConnectOptions{
+		ID: req.id, User: p.User, Transport: req.transport, Subscriptions: subs, Resumed: resumed,
+		Expires: req.expires, RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.db.RecordConnect(db.ConnRecord{ConnectionID: conn.ID(), UserID: p.ID, Transport: string(req.transport),
+		RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(), ConnectedAt: time.Now()})
+	return conn, nil
+}
+
+// closeConn removes a connection whose stream ended and records why.
+func (s *Server) closeConn(conn *realtime.Conn) {
+	conn.Close(realtime.ReasonClientGone) // unless the server closed it first, for its own reason
+	s.db.RecordDisconnect(conn.ID(), time.Now(), conn.Reason().String())
+	s.hub.Disconnect(conn)
+}
+
+// subscriptionsFor returns the subscriptions of a new connection: the caller's default topics,
+// fresh or resumed from the cursor, plus every other topic the cursor names once it is
+// authorized again. A forged cursor grants nothing: naming another user's topic is refused
+// outright; a room the caller may no longer read is dropped.
+func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor string) ([]realtime.Subscription, bool, error) {
+	defaults := realtime.DefaultTopics(p.User)
+	subs := make([]realtime.Subscription, 0, len(defaults))
+	if cursor == "" {
+		for _, t := range defaults {
+			subs = append(subs, realtime.Subscription{Topic: t})
+		}
+		return subs, false, nil
+	}
+	cur, err := realtime.ParseCursor(cursor)
+	if err != nil {
+		return nil, false, badRequest("invalid_cursor", "cursor", "%s; connect without one to start fresh", err.Error())
+	}
+	if cur.Epoch != s.hub.Config().Epoch {
+		// The log this cursor points into is gone (the database was replaced): its topic ids
+		// mean nothing here. Start fresh and tell the client to reload what it shows.
+		for _, t := range defaults {
+			subs = append(subs, realtime.Subscription{Topic: t, Reset: true})
+		}
+		return subs, true, nil
+	}
+	ids := make([]int64, len(cur.Positions))
+	for i, pos := range cur.Positions {
+		ids[i] = pos.TopicID
+	}
+	names, err := s.db.TopicNames(ctx, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, pos := range cur.Positions {
+		name, ok := names[pos.TopicID]
+		if !ok {
+			return nil, false, badRequest("invalid_cursor", "cursor", "invalid cursor: it names a topic this server does not know")
+		}
+		allowed, err := s.mayResume(ctx, p, name)
+		if err != nil {
+			return nil, false, err
+		}
+		if !allowed {
+			continue
+		}
+		offset := pos.Offset
+		subs = append(subs, realtime.Subscription{Topic: name, From: &offset})
+	}
+	for _, t := range defaults {
+		if !slices.ContainsFunc(subs, func(s realtime.Subscription) bool { return s.Topic == t }) {
+			subs = append(subs, realtime.Subscription{Topic: t})
+		}
+	}
+	return subs, true, nil
+}
+
+// mayResume re-authorizes one topic named in a cursor. Another user's topic is an error (a
+// forged cursor); a role the caller no longer holds or a room it may no longer read is
+// quietly dropped, since a legitimate client can hold such a cursor.
+func (s *Server) mayResume(ctx context.Context, p Principal, topic string) (bool, error) {
+	if topic == realtime.TopicAll {
+		return true, nil
+	}
+	if id, ok := realtime.UserOf(topic); ok {
+		if id != p.ID {
+			return false, forbidden("the cursor names another user's events")
+		}
+		return true, nil
+	}
+	if role, ok := realtime.RoleOf(topic); ok {
+		return slices.Contains(p.Roles, role), nil
+	}
+	if key, ok := realtime.RoomOf(topic); ok {
+		_, err := s.readableRoom(ctx, p, key, false)
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Status < 500 {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, forbidden("the cursor names a topic clients cannot subscribe to")
+}
+
+// readableRoom returns the room with key if p may read it. With create, a room used for the
+// first time is created as a public group room.
+func (s *Server) readableRoom(ctx context.Context, p Principal, key string, create bool) (db.Room, error) {
+	var (
+		room db.Room
+		err  error
+	)
+	if create {
+		room, _, err = s.db.EnsureRoom(ctx, key, p.ID)
+	} else {
+		room, err = s.db.GetRoom(ctx, key)
+	}
+	if errors.Is(err, db.ErrNotFound) {
+		return db.Room{}, notFound("room_not_found", "room %q does not exist", key)
+	}
+	if err != nil {
+		return db.Room{}, err
+	}
+	if !room.ArchivedAt.IsZero() {
+		return db.Room{}, notFound("room_not_found", "room %q is archived", key)
+	}
+	return room, nil
+}
+
+func dbUser(p Principal) db.User {
+	return db.User{ID: p.ID, Name: p.Name, Avatar: p.Avatar, Roles: p.Roles}
+}

@@ -1,0 +1,57 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+)
+
+const maxDemoNameChars = 40
+
+// handleDemoLogin serves POST /api/auth/demo {"name"}: in demo mode, anyone gets a token for
+// the name they pick. The token is returned and also set as an HttpOnly cookie.
+func (s *Server) handleDemoLogin(c echo.Context) error {
+	if !s.cfg.Auth.Demo {
+		return notFound("demo_disabled", "demo sign-in is off: this server accepts tokens from its identity provider")
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(body.Name)
+	id := demoUserID(name)
+	if id == "" || utf8.RuneCountInString(name) > maxDemoNameChars {
+		return invalid("name", "name must be 1–%d characters with at least one letter or digit", maxDemoNameChars)
+	}
+	token, exp, err := s.auth.Issue(Claims{Name: name, RegisteredClaims: registered(id)}, s.auth.cfg.DemoTTL)
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{Name: TokenCookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
+		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
+	return c.JSON(http.StatusOK, map[string]any{
+		"token": token, "expires_at": wireTime(exp), "user": map[string]string{"id": id, "name": name},
+	})
+}
+
+// demoUserID derives a stable user id from a display name: lower-case letters and digits,
+// other runs of characters as one '-'.
+func demoUserID(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"switchboard/realtime"
+)
+
+// handleClientMessage carries out a WebSocket client's in-band action with the same code as
+// the REST action it mirrors. Refusals come back as faults; the socket stays open.
+func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m realtime.ClientMessage) error {
+	p := Principal{User: conn.User()}
+	var err error
+	switch m.Type {
+	case realtime.ClientJoinRoom:
+		err = s.joinRoom(ctx, p, conn, m.Room)
+	case realtime.ClientLeaveRoom:
+		err = s.leaveRoom(conn, m.Room)
+	case realtime.ClientChatMessage:
+		var data struct {
+			Content  string `json:"content"`
+			ClientID string `json:"client_id"`
+		}
+		if err = decodeData(m, &data); err == nil {
+			_, _, err = s.postMessage(ctx, p, m.Room, data.Content, data.ClientID)
+		}
+	case realtime.ClientTypingStart, realtime.ClientTypingStop:
+		err = s.typing(ctx, p, m.Room, m.Type == realtime.ClientTypingStart)
+	default:
+		err = &realtime.Fault{Code: "unknown_type", Field: "type", Message: "unknown message type " + quote(m.Type) +
+			"; expected join_room, leave_room, chat_message, typing_start, typing_stop or ping"}
+	}
+	return asFault(err)
+}
+
+// decodeData decodes a client message's data object.
+func decodeData(m realtime.ClientMessage, v any) error {
+	if len(m.Data) == 0 || string(m.Data) == "null" {
+		return invalid("data", "data is required for %s", m.Type)
+	}
+	return decodeJSON(m.Data, v)
+}
+
+// asFault converts an action's error into the fault the client sees; errors that are not the
+// client's doing are logged by the transport and reported without detail.
+func asFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	var f *realtime.Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	e := asError(err)
+	if e.Status >= 500 {
+		return err
+	}
+	return e.Fault()
+}
+
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return `"` + s + `"`
+}

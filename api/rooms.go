@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/realtime"
+)
+
+// ownConn returns the live connection id names, if it belongs to p. Clients act only on
+// their own connections.
+func (s *Server) ownConn(p Principal, id string) (*realtime.Conn, error) {
+	if id == "" {
+		return nil, invalid("connection_id", "connection_id is required: it is in the data of the connected event")
+	}
+	conn, ok := s.hub.Conn(id)
+	if !ok {
+		return nil, notFound("connection_not_found", "no live connection %s on this server", id)
+	}
+	if conn.User().ID != p.ID {
+		return nil, forbidden("connection %s belongs to another user", id)
+	}
+	return conn, nil
+}
+
+// joinRoom subscribes a live connection to a room, creating the room on first use.
+func (s *Server) joinRoom(ctx context.Context, p Principal, conn *realtime.Conn, key string) error {
+	if err := checkRoomKey("room", key); err != nil {
+		return err
+	}
+	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
+		return err
+	}
+	if _, err := s.readableRoom(ctx, p, key, true); err != nil {
+		return err
+	}
+	err := s.hub.Subscribe(ctx, conn, realtime.RoomTopic(key))
+	if errors.Is(err, realtime.ErrClosed) {
+		return notFound("connection_not_found", "connection %s has closed", conn.ID())
+	}
+	return err
+}
+
+// leaveRoom unsubscribes a live connection from a room.
+func (s *Server) leaveRoom(conn *realtime.Conn, key string) error {
+	if err := checkRoomKey("room", key); err != nil {
+		return err
+	}
+	if err := s.hub.Unsubscribe(conn, realtime.RoomTopic(key), "left"); errors.Is(err, realtime.ErrNotSubscribed) {
+		return notFound("not_subscribed", "connection %s is not in room %q", conn.ID(), key)
+	}
+	return nil
+}
+
+// typing tells a room that p started or stopped typing. It is ephemeral: never stored, never
+// replayed, and not echoed to p's own connections.
+func (s *Server) typing(ctx context.Context, p Principal, key string, typing bool) error {
+	if err := checkRoomKey("room", key); err != nil {
+		return err
+	}
+	if _, err := s.readableRoom(ctx, p, key, false); err != nil {
+		return err
+	}
+	typ := realtime.EventTypingStop
+	if typing {
+		typ = realtime.EventTypingStart
+	}
+	payload, err := realtime.Event{Type: typ, Room: key, TS: time.Now(), Data: map[string]string{
+		"room": key, "user_id": p.ID, "user_name": p.Name,
+	}}.Encode()
+	if err != nil {
+		return err
+	}
+	s.hub.Publish(&realtime.Frame{Topic: realtime.RoomTopic(key), Type: typ, Payload: payload, ExceptUser: p.ID})
+	return nil
+}
+
+type connectionBody struct {
+	ConnectionID string `json:"connection_id"`
+}
+
+// handleJoin serves POST /api/rooms/:room/join {connection_id}.
+func (s *Server) handleJoin(c echo.Context) error {
+	var body connectionBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	p := principal(c)
+	conn, err := s.ownConn(p, body.ConnectionID)
+	if err != nil {
+		return err
+	}
+	key := c.Param("room")
+	if err := s.joinRoom(c.Request().Context(), p, conn, key); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": conn.ID(), "subscribed": true})
+}
+
+// handleLeave serves POST /api/rooms/:room/leave {connection_id}.
+func (s *Server) handleLeave(c echo.Context) error {
+	var body connectionBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	p := principal(c)
+	conn, err := s.ownConn(p, body.ConnectionID)
+	if err != nil {
+		return err
+	}
+	key := c.Param("room")
+	if err := s.leaveRoom(conn, key); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": conn.ID(), "subscribed": false})
+}
+
+// handleTyping serves POST /api/rooms/:room/typing {typing, connection_id?}.
+func (s *Server) handleTyping(c echo.Context) error {
+	var body struct {
+		Typing       *bool  `json:"typing"`
+		ConnectionID string `json:"connection_id"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Typing == nil {
+		return invalid("typing", "typing is required: true or false")
+	}
+	p := principal(c)
+	if body.ConnectionID != "" {
+		if _, err := s.ownConn(p, body.ConnectionID); err != nil {
+			return err
+		}
+	}
+	if err := s.typing(c.Request().Context(), p, c.Param("room"), *body.Typing); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

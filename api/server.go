@@ -1,0 +1,157 @@
+// Package api is Switchboard's HTTP face: Echo routes for the three stream transports, the
+// REST actions that mirror every in-band action, auth, health and errors. It wires package
+// realtime (live delivery) to package db (persistence) and is the only package besides main
+// that imports Echo.
+package api
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"switchboard/db"
+	"switchboard/realtime"
+)
+
+// Config tunes the HTTP layer. Zero values select defaults.
+type Config struct {
+	Auth AuthConfig
+	SSE  realtime.SSEOptions
+	// WSOriginPatterns are cross-origin hosts allowed to open WebSockets (the server's own
+	// host always is).
+	WSOriginPatterns []string
+	WSReadLimit      int64
+	DisableWebSocket bool          // answer /ws with 404, as behind a proxy that refuses upgrades
+	PollTimeout      time.Duration // longest a long-poll waits for events (default 25 s)
+	BodyLimit        string        // largest REST request body (default "64KB")
+	TrustProxy       bool          // take client addresses from X-Forwarded-For
+	Web              fs.FS         // static web app served at /; nil serves nothing
+	Logger           *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = 25 * time.Second
+	}
+	if c.BodyLimit == "" {
+		c.BodyLimit = "64KB"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server is the HTTP API over one hub and one database.
+type Server struct {
+	cfg  Config
+	e    *echo.Echo
+	hub  *realtime.Hub
+	db   *db.DB
+	auth *Authenticator
+	log  *slog.Logger
+}
+
+// New builds the API.
+func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
+	cfg.setDefaults()
+	auth, err := NewAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger}
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Auth returns the server's token authenticator.
+func (s *Server) Auth() *Authenticator { return s.auth }
+
+// Shutdown ends every live connection, spread over window, each told to resume; it returns
+// when they are gone or ctx ends.
+func (s *Server) Shutdown(ctx context.Context, window time.Duration) error {
+	return s.hub.Shutdown(ctx, window)
+}
+
+func (s *Server) routes() {
+	e := s.e
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	if s.cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+	e.Use(middleware.RequestID())
+	e.Use(s.logRequests)
+	e.Use(s.recoverPanics)
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/ws/health", s.handleWSHealth)
+
+	// Streams: no body limit, no compression, no timeout middleware (they would buffer or kill them).
+	e.GET("/events", s.handleSSE, s.requireAuth)
+	if !s.cfg.DisableWebSocket {
+		e.GET("/ws", s.handleWS, s.requireAuth)
+	}
+	e.GET("/poll", s.handlePoll, s.requireAuth)
+
+	api := e.Group("/api", middleware.BodyLimit(s.cfg.BodyLimit))
+	api.POST("/auth/demo", s.handleDemoLogin)
+	authed := api.Group("", s.requireAuth)
+	authed.POST("/rooms/:room/join", s.handleJoin)
+	authed.POST("/rooms/:room/leave", s.handleLeave)
+	authed.POST("/rooms/:room/messages", s.handlePostMessage)
+	authed.GET("/rooms/:room/messages", s.handleHistory)
+	authed.POST("/rooms/:room/typing", s.handleTyping)
+
+	if s.cfg.Web != nil {
+		e.GET("/*", s.handleWeb)
+	}
+	e.RouteNotFound("/*", func(c echo.Context) error {
+		return notFound("not_found", "nothing at %s %s", c.Request().Method, c.Request().URL.Path)
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 with the JSON error body, never a stack trace
+// on the wire.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic in handler", "path", c.Path(), "request_id", requestID(c), "panic", r)
+				err = internal(nil)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// logRequests logs each request once it ends, with its request id.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "path", c.Path(),
+			"status", status, "duration", time.Since(start), "request_id", requestID(c))
+		return nil
+	}
+}

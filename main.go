@@ -1,0 +1,373 @@
+// Command switchboard is a real-time server: live events over Server-Sent Events, WebSocket
+// and long-poll from one hub, with every client action also a REST call.
+//
+//	switchboard [flags]            run the server (see -h)
+//	switchboard token [flags]      print a token for curl
+//
+// Configuration comes from flags and environment variables; this file is the only place that
+// reads either.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"switchboard/api"
+	"switchboard/db"
+	"switchboard/realtime"
+	"switchboard/web"
+)
+
+//go:embed schema.sql
+var postgresSchema string
+
+// config is everything the server reads from flags and the environment.
+type config struct {
+	addr            string
+	databaseURL     string
+	dbPath          string
+	jwtSecret       string
+	jwtPublicKey    string
+	logLevel        string
+	logFormat       string
+	nodeID          string
+	heartbeat       time.Duration
+	sseRetry        time.Duration
+	ssePrelude      bool
+	writeTimeout    time.Duration
+	pollTimeout     time.Duration
+	queueSize       int
+	queueBytes      int
+	maxTopics       int
+	maxStreamAge    time.Duration
+	shutdownWindow  time.Duration
+	shutdownTimeout time.Duration
+	wsOrigins       string
+	trustProxy      bool
+	disableWS       bool
+}
+
+// envFlags defines flags whose defaults come from environment variables, so that a flag
+// overrides its variable, which overrides the built-in default.
+type envFlags struct{ *flag.FlagSet }
+
+func (f envFlags) str(p *string, name, env, def, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	f.StringVar(p, name, def, usage+" ($"+env+")")
+}
+
+func (f envFlags) dur(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			def = d
+		} else {
+			fmt.Fprintf(os.Stderr, "ignoring $%s=%q: %v\n", env, v, err)
+		}
+	}
+	f.DurationVar(p, name, def, usage+" ($"+env+")")
+}
+
+func (f envFlags) int(p *int, name, env string, def int, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		} else {
+			fmt.Fprintf(os.Stderr, "ignoring $%s=%q: %v\n", env, v, err)
+		}
+	}
+	f.IntVar(p, name, def, usage+" ($"+env+")")
+}
+
+func (f envFlags) bool(p *bool, name, env string, def bool, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		} else {
+			fmt.Fprintf(os.Stderr, "ignoring $%s=%q: %v\n", env, v, err)
+		}
+	}
+	f.BoolVar(p, name, def, usage+" ($"+env+")")
+}
+
+// databaseFlags are shared by the server and the token command.
+func databaseFlags(f envFlags, c *config) {
+	f.str(&c.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL (postgres://…); empty uses the embedded SQLite database")
+	f.str(&c.dbPath, "db", "SWITCHBOARD_DB", "switchboard.db", "path of the embedded SQLite database")
+	f.str(&c.jwtSecret, "jwt-secret", "SWITCHBOARD_JWT_SECRET", "", "HS256 secret (at least 32 bytes); without one and without a public key the server runs in demo mode")
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	f := envFlags{flag.NewFlagSet("switchboard", flag.ContinueOnError)}
+	f.str(&c.addr, "addr", "SWITCHBOARD_ADDR", ":8080", "listen address")
+	databaseFlags(f, &c)
+	f.str(&c.jwtPublicKey, "jwt-public-key", "SWITCHBOARD_JWT_PUBLIC_KEY", "", "PEM file of an RS256 or EdDSA public key that verifies tokens")
+	f.str(&c.logLevel, "log-level", "SWITCHBOARD_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	f.str(&c.logFormat, "log-format", "SWITCHBOARD_LOG_FORMAT", "text", "log format: text or json")
+	f.str(&c.nodeID, "node-id", "SWITCHBOARD_NODE_ID", "", "name of this node (default: host name and a random suffix)")
+	f.dur(&c.heartbeat, "heartbeat", "SWITCHBOARD_HEARTBEAT", 15*time.Second, "interval of stream heartbeats")
+	f.dur(&c.sseRetry, "sse-retry", "SWITCHBOARD_SSE_RETRY", 3*time.Second, "reconnection delay advertised to EventSource")
+	f.bool(&c.ssePrelude, "sse-prelude", "SWITCHBOARD_SSE_PRELUDE", false, "start streams with 2 KiB of padding for proxies that hold the first bytes")
+	f.dur(&c.writeTimeout, "write-timeout", "SWITCHBOARD_WRITE_TIMEOUT", 10*time.Second, "a stream write blocked this long ends the stream")
+	f.dur(&c.pollTimeout, "poll-timeout", "SWITCHBOARD_POLL_TIMEOUT", 25*time.Second, "longest a long-poll request waits for events")
+	f.int(&c.queueSize, "queue-size", "SWITCHBOARD_QUEUE_SIZE", 1024, "outbound queue per connection, in events")
+	f.int(&c.queueBytes, "queue-bytes", "SWITCHBOARD_QUEUE_BYTES", 4<<20, "outbound queue per connection, in bytes")
+	f.int(&c.maxTopics, "max-subscriptions", "SWITCHBOARD_MAX_SUBSCRIPTIONS", 128, "subscriptions per connection")
+	f.dur(&c.maxStreamAge, "max-stream-age", "SWITCHBOARD_MAX_STREAM_AGE", 10*time.Minute, "streams end after this age plus up to 50% jitter, then resume (negative: never)")
+	f.dur(&c.shutdownWindow, "shutdown-window", "SWITCHBOARD_SHUTDOWN_WINDOW", 5*time.Second, "on shutdown, connections are closed spread over this window")
+	f.dur(&c.shutdownTimeout, "shutdown-timeout", "SWITCHBOARD_SHUTDOWN_TIMEOUT", 20*time.Second, "longest a graceful shutdown may take")
+	f.str(&c.wsOrigins, "ws-origins", "SWITCHBOARD_WS_ORIGINS", "", "comma-separated cross-origin hosts allowed to open WebSockets (never *)")
+	f.bool(&c.trustProxy, "trust-proxy", "SWITCHBOARD_TRUST_PROXY", false, "take client addresses from X-Forwarded-For")
+	f.bool(&c.disableWS, "disable-websocket", "SWITCHBOARD_DISABLE_WEBSOCKET", false, "refuse WebSocket upgrades (clients fall back to SSE)")
+	if err := f.Parse(args); err != nil {
+		return c, err
+	}
+	if slices.Contains(splitList(c.wsOrigins), "*") {
+		return c, errors.New("--ws-origins must not contain *: it would allow cross-site WebSocket hijacking")
+	}
+	if c.nodeID == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		rand.Read(b[:])
+		c.nodeID = host + "-" + hex.EncodeToString(b[:])
+	}
+	return c, nil
+}
+
+func main() {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		err = runToken(os.Args[2:])
+	} else {
+		err = runServer(os.Args[1:])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+func openDB(ctx context.Context, c config, log *slog.Logger) (*db.DB, error) {
+	return db.Open(ctx, db.Config{URL: c.databaseURL, Path: c.dbPath, PostgresSchema: postgresSchema,
+		NodeID: c.nodeID, Logger: log})
+}
+
+// authConfig builds the token settings. Without a secret or a public key the server runs in
+// demo mode with a generated secret kept in the database, so tokens outlive restarts.
+func authConfig(ctx context.Context, c config, store *db.DB, log *slog.Logger) (api.AuthConfig, error) {
+	ac := api.AuthConfig{Secret: []byte(c.jwtSecret)}
+	if c.jwtPublicKey != "" {
+		key, err := readPublicKey(c.jwtPublicKey)
+		if err != nil {
+			return ac, err
+		}
+		ac.PublicKey = key
+	}
+	if c.jwtSecret != "" || c.jwtPublicKey != "" {
+		return ac, nil
+	}
+	secret, err := demoSecret(ctx, store)
+	if err != nil {
+		return ac, err
+	}
+	ac.Secret, ac.Demo = secret, true
+	log.Warn("DEMO MODE: no SWITCHBOARD_JWT_SECRET or SWITCHBOARD_JWT_PUBLIC_KEY is set, so anyone can get a token " +
+		"from POST /api/auth/demo. Set a secret before exposing this server.")
+	return ac, nil
+}
+
+func demoSecret(ctx context.Context, store *db.DB) ([]byte, error) {
+	s, err := store.Meta(ctx, "demo_jwt_secret", func() string {
+		var b [32]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	})
+	return []byte(s), err
+}
+
+func readPublicKey(path string) (any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the JWT public key: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", path)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the JWT public key in %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func runServer(args []string) error {
+	c, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := openDB(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	auth, err := authConfig(ctx, c, store, log)
+	if err != nil {
+		return err
+	}
+	hub, err := realtime.New(realtime.Config{Store: store, Epoch: store.Epoch(), QueueSize: c.queueSize,
+		QueueBytes: c.queueBytes, MaxTopics: c.maxTopics, Heartbeat: c.heartbeat, MaxAge: c.maxStreamAge,
+		PollLinger: 2 * c.pollTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+	server, err := api.New(api.Config{
+		Auth:             auth,
+		SSE:              realtime.SSEOptions{Retry: c.sseRetry, Prelude: c.ssePrelude, WriteTimeout: c.writeTimeout},
+		WSOriginPatterns: splitList(c.wsOrigins),
+		DisableWebSocket: c.disableWS,
+		PollTimeout:      c.pollTimeout,
+		TrustProxy:       c.trustProxy,
+		Web:              web.FS(),
+		Logger:           log,
+	}, hub, store)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// No ReadTimeout or WriteTimeout: they would cut streams. Streams set per-write deadlines.
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	log.Info("switchboard listening", "addr", ln.Addr().String(), "database", store.Kind(), "node", c.nodeID, "demo", auth.Demo)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down: ending streams, finishing requests", "window", c.shutdownWindow, "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	streamsDone := make(chan error, 1)
+	go func() { streamsDone <- server.Shutdown(sctx, c.shutdownWindow) }()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at the shutdown timeout", "err", err)
+	}
+	if err := <-streamsDone; err != nil {
+		log.Warn("streams still open at the shutdown timeout", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// runToken prints a signed token: switchboard token --sub alice --name Alice --roles admin --ttl 1h.
+// Without a secret it signs with the demo secret of the configured database.
+func runToken(args []string) error {
+	var (
+		c                  config
+		sub, name, avatar  string
+		roles, permissions string
+		ttl                time.Duration
+	)
+	f := envFlags{flag.NewFlagSet("switchboard token", flag.ContinueOnError)}
+	databaseFlags(f, &c)
+	f.StringVar(&sub, "sub", "", "user id (required)")
+	f.StringVar(&name, "name", "", "display name")
+	f.StringVar(&avatar, "avatar", "", "avatar URL")
+	f.StringVar(&roles, "roles", "", "comma-separated roles")
+	f.StringVar(&permissions, "permissions", "", "comma-separated permissions")
+	f.DurationVar(&ttl, "ttl", time.Hour, "lifetime")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if sub == "" {
+		return errors.New("token: --sub is required")
+	}
+	secret := []byte(c.jwtSecret)
+	if len(secret) == 0 {
+		ctx := context.Background()
+		store, err := openDB(ctx, c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		if secret, err = demoSecret(ctx, store); err != nil {
+			return err
+		}
+	}
+	claims := api.Claims{Name: name, Avatar: avatar, Roles: splitList(roles), Permissions: splitList(permissions)}
+	claims.Subject = sub
+	tok, _, err := api.IssueToken(secret, claims, ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
