@@ -57,6 +57,8 @@ type config struct {
 	queueBytes      int
 	maxTopics       int
 	maxStreamAge    time.Duration
+	retentionAge    time.Duration
+	retentionEvents int
 	shutdownWindow  time.Duration
 	shutdownTimeout time.Duration
 	wsOrigins       string
@@ -133,6 +135,8 @@ func parseConfig(args []string) (config, error) {
 	f.int(&c.queueBytes, "queue-bytes", "SWITCHBOARD_QUEUE_BYTES", 4<<20, "outbound queue per connection, in bytes")
 	f.int(&c.maxTopics, "max-subscriptions", "SWITCHBOARD_MAX_SUBSCRIPTIONS", 128, "subscriptions per connection")
 	f.dur(&c.maxStreamAge, "max-stream-age", "SWITCHBOARD_MAX_STREAM_AGE", 10*time.Minute, "streams end after this age plus up to 50% jitter, then resume (negative: never)")
+	f.dur(&c.retentionAge, "retention-age", "SWITCHBOARD_RETENTION_AGE", 24*time.Hour, "events older than this leave the replay log")
+	f.int(&c.retentionEvents, "retention-events", "SWITCHBOARD_RETENTION_EVENTS", 10_000, "events kept for replay per topic")
 	f.dur(&c.shutdownWindow, "shutdown-window", "SWITCHBOARD_SHUTDOWN_WINDOW", 5*time.Second, "on shutdown, connections are closed spread over this window")
 	f.dur(&c.shutdownTimeout, "shutdown-timeout", "SWITCHBOARD_SHUTDOWN_TIMEOUT", 20*time.Second, "longest a graceful shutdown may take")
 	f.str(&c.wsOrigins, "ws-origins", "SWITCHBOARD_WS_ORIGINS", "", "comma-separated cross-origin hosts allowed to open WebSockets (never *)")
@@ -266,6 +270,7 @@ func runServer(args []string) error {
 		return err
 	}
 	defer hub.Close()
+	go store.RunRetention(ctx, db.Retention{MaxAge: c.retentionAge, MaxEvents: c.retentionEvents}, time.Minute)
 	server, err := api.New(api.Config{
 		Auth:             auth,
 		SSE:              realtime.SSEOptions{Retry: c.sseRetry, Prelude: c.ssePrelude, WriteTimeout: c.writeTimeout},

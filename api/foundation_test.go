@@ -9,7 +9,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"switchboard/api"
 	"switchboard/db"
 	"switchboard/realtime"
 )
@@ -269,7 +268,7 @@ func TestJoinAndLeaveOverREST(t *testing.T) {
 // The stream speaks the wire contract: headers, retry first, connected with the cursor, and
 // heartbeat comments.
 func TestSSEWireFormat(t *testing.T) {
-	e := newEnv(t, db.SQLite, func(_ *api.Config, h *realtime.Config) { h.Heartbeat = 50 * time.Millisecond })
+	e := newEnv(t, db.SQLite, withHub(func(h *realtime.Config) { h.Heartbeat = 50 * time.Millisecond }))
 	req, _ := http.NewRequest("GET", e.srv.URL+"/events?rooms=general&access_token="+e.token("alice", "Alice"), nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

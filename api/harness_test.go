@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,14 +33,31 @@ var testSecret = []byte("test-secret-test-secret-test-secret!")
 
 // env is one Switchboard server over real sockets, on one database.
 type env struct {
-	t   *testing.T
-	srv *httptest.Server
-	hub *realtime.Hub
-	db  *db.DB
-	api *api.Server
+	t    *testing.T
+	srv  *httptest.Server
+	base string // where clients send requests: the server, or a proxy in front of it
+	hub  *realtime.Hub
+	db   *db.DB
+	api  *api.Server
 }
 
-type option func(*api.Config, *realtime.Config)
+// envConfig is a test server's configuration.
+type envConfig struct {
+	api              api.Config
+	hub              realtime.Config
+	smallSendBuffers bool
+}
+
+// option adjusts a test server's configuration.
+type option func(*envConfig)
+
+func withHub(f func(*realtime.Config)) option { return func(c *envConfig) { f(&c.hub) } }
+func withAPI(f func(*api.Config)) option      { return func(c *envConfig) { f(&c.api) } }
+
+// smallSendBuffers makes the server's sockets hold only a few KiB unsent, as on a slow link, so
+// that a client that stops reading stalls the server's writes at once instead of after the
+// megabytes a loopback socket otherwise buffers.
+func smallSendBuffers(c *envConfig) { c.smallSendBuffers = true }
 
 // forEachDB runs fn against a server on SQLite and one on PostgreSQL.
 func forEachDB(t *testing.T, fn func(t *testing.T, kind db.Kind)) {
@@ -56,20 +74,26 @@ func newEnv(t *testing.T, kind db.Kind, opts ...option) *env {
 // startEnv starts a server on an open database.
 func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	t.Helper()
-	acfg := api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second}
-	hcfg := realtime.Config{Store: store, Epoch: store.Epoch(), Heartbeat: time.Hour}
+	cfg := envConfig{
+		api: api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second},
+		hub: realtime.Config{Store: store, Epoch: store.Epoch(), Heartbeat: time.Hour},
+	}
 	for _, o := range opts {
-		o(&acfg, &hcfg)
+		o(&cfg)
 	}
-	hub, err := realtime.New(hcfg)
+	hub, err := realtime.New(cfg.hub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(acfg, hub, store)
+	a, err := api.New(cfg.api, hub, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewUnstartedServer(a.Handler())
+	if cfg.smallSendBuffers {
+		srv.Listener = sndbufListener{srv.Listener}
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -77,7 +101,26 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 		srv.Close()
 		hub.Close()
 	})
-	return &env{t: t, srv: srv, hub: hub, db: store, api: a}
+	return &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a}
+}
+
+// via returns a copy of e whose clients go through the proxy at base.
+func (e *env) via(base string) *env {
+	c := *e
+	c.base = base
+	return &c
+}
+
+// waitUntil polls cond until it holds; for state that no event announces.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %s", what, wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // token returns a valid token for a user.
@@ -120,7 +163,7 @@ func (e *env) do(method, path, token string, body any) (int, []byte) {
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, r)
+	req, err := http.NewRequest(method, e.base+path, r)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -243,7 +286,7 @@ func (e *env) dialSSE(token, query string, headers ...string) *sseClient {
 // openSSE opens an SSE stream without waiting for anything.
 func (e *env) openSSE(token, query string, headers ...string) *sseClient {
 	e.t.Helper()
-	u := e.srv.URL + "/events?" + query
+	u := e.base + "/events?" + query
 	cl := sse.NewClient(u)
 	cl.Headers["Authorization"] = "Bearer " + token
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -327,7 +370,7 @@ func (e *env) dialWS(token, query string) *wsClient {
 }
 
 func (e *env) openWS(token, query string) (*wsClient, error) {
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/ws?" + query
+	u := "ws" + strings.TrimPrefix(e.base, "http") + "/ws?" + query
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{
@@ -472,4 +515,15 @@ type errorBody struct {
 		Message string `json:"message"`
 		Field   string `json:"field"`
 	} `json:"error"`
+}
+
+// sndbufListener sets a small, fixed send buffer on every accepted connection.
+type sndbufListener struct{ net.Listener }
+
+func (l sndbufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }

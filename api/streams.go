@@ -106,8 +106,8 @@ func (s *Server) handlePoll(c echo.Context) error {
 		}
 	}
 	if conn == nil {
-		rooms, err := roomsFrom(c)
-		if err != nil {
+		var rooms []string
+		if rooms, err = roomsFrom(c); err != nil {
 			return err
 		}
 		conn, err = s.openConn(c, connectRequest{id: id, principal: p, transport: realtime.TransportPoll,

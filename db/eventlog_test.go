@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"switchboard/db"
 	"switchboard/db/dbtest"
@@ -187,6 +188,45 @@ func TestMessageIdempotencyAndHistory(t *testing.T) {
 			"chat_message", func(db.Message) ([]byte, error) { return []byte(`{}`), nil })
 		if !errors.Is(err, db.ErrConflict) {
 			t.Fatalf("client_id reused in another room: err = %v, want ErrConflict", err)
+		}
+	})
+}
+
+func TestTrimKeepsTheNewestEventsAndMarksTheCut(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for i := range 12 {
+			if _, err := d.Append(ctx, "room:busy", "chat_message", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := d.Append(ctx, "room:quiet", "chat_message", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := d.Trim(ctx, db.Retention{MaxEvents: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 7 {
+			t.Fatalf("trimmed %d events, want 7", n)
+		}
+		id, _, _ := d.LoadTopic(ctx, "room:busy")
+		var got []uint64
+		head, trimmed, err := d.ReadTopic(ctx, id, 0, 100, func(offset uint64, _ string, _ []byte) { got = append(got, offset) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head != 12 || trimmed != 7 || fmt.Sprint(got) != "[8 9 10 11 12]" {
+			t.Fatalf("head %d trimmed %d kept %v", head, trimmed, got)
+		}
+		// By age: everything is older than a nanosecond from now.
+		if _, err := d.Trim(ctx, db.Retention{MaxAge: time.Nanosecond, MaxEvents: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		quiet, _, _ := d.LoadTopic(ctx, "room:quiet")
+		head, trimmed, _ = d.ReadTopic(ctx, quiet, 0, 100, func(uint64, string, []byte) { t.Error("an expired event survived") })
+		if head != 1 || trimmed != 1 {
+			t.Fatalf("quiet topic head %d trimmed %d", head, trimmed)
 		}
 	})
 }

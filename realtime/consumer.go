@@ -169,7 +169,10 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 		return dst, fmt.Errorf("reading %s after %d: %w", job.topic, after, err)
 	}
 	epoch := c.hub.cfg.Epoch
-	if after < trimmed || after > head || (len(k.page) > 0 && k.page[0].Offset != after+1) {
+	lost := after < trimmed || after > head ||
+		(len(k.page) > 0 && k.page[0].Offset != after+1) || // trimmed while we read
+		(len(k.page) == 0 && after < head)
+	if lost {
 		// Retention has dropped events this client never saw, or the position is not one this
 		// log ever issued: never replay partially; tell the client to reload the topic.
 		k.pos[i].Offset = head

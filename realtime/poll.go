@@ -20,8 +20,9 @@ var ErrCursorMismatch = errors.New("cursor is not the connection's")
 
 // Poll waits up to wait for messages on a long-poll connection and returns at most max of them
 // with the cursor after them. It returns as soon as there is at least one message. A poll
-// that arrives while another is waiting makes the older one return empty at once. When expect
-// is not empty and is not the connection's current cursor, Poll returns ErrCursorMismatch.
+// that arrives while another is waiting makes the older one return empty at once. Once the
+// connection has delivered anything, expect must be the cursor it returned last (a client that
+// lost a response presents an older one, or none): otherwise Poll returns ErrCursorMismatch.
 func (c *Conn) Poll(ctx context.Context, wait time.Duration, max int, expect string) ([]Message, string, error) {
 	mine := make(chan struct{})
 	if prev := c.poll.cancel.Swap(&mine); prev != nil {
@@ -29,7 +30,7 @@ func (c *Conn) Poll(ctx context.Context, wait time.Duration, max int, expect str
 	}
 	c.poll.mu.Lock()
 	defer c.poll.mu.Unlock()
-	if expect != "" && c.cons.started && expect != c.Cursor() {
+	if c.cons.started && expect != c.Cursor() {
 		return nil, "", ErrCursorMismatch
 	}
 	c.Touch()

@@ -1,0 +1,466 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"switchboard/api"
+	"switchboard/db"
+	"switchboard/realtime"
+)
+
+// A cursor older than retention gets a reset for the room and nothing partial; live delivery
+// continues after it.
+func TestCursorOlderThanRetentionResets(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice := e.token("alice", "Alice")
+		stream := e.dialSSE(alice, "rooms=general")
+		e.post(alice, "general", "seen")
+		cursor := nextOf(t, stream, "chat_message").ID
+		stream.cancel()
+		for i := range 5 {
+			e.post(alice, "general", fmt.Sprint("missed ", i))
+		}
+		if _, err := e.db.Trim(context.Background(), db.Retention{MaxEvents: 2}); err != nil {
+			t.Fatal(err)
+		}
+		resumed := e.dialSSE(alice, "", "Last-Event-ID", cursor)
+		ev := nextOf(t, resumed, "reset", "chat_message")
+		if ev.Type != "reset" || ev.Room != "general" || ev.ID == "" {
+			t.Fatalf("first event after resuming past retention: %+v", ev)
+		}
+		e.post(alice, "general", "live again")
+		if m := nextOf(t, resumed, "chat_message").message(t); m.Content != "live again" {
+			t.Fatalf("after the reset got %+v: a partial replay", m)
+		}
+	})
+}
+
+// A reader that stops reading is disconnected; the others get everything meanwhile, and after
+// resuming from its cursor the stalled one has lost nothing.
+func TestStalledReaderIsDisconnectedAndLosesNothing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind, smallSendBuffers, withHub(func(h *realtime.Config) { h.QueueSize = 32 }))
+		alice := e.token("alice", "Alice")
+		stalled, cursor := openStalledStream(t, e, alice, "rooms=flood")
+		readers := []*sseClient{e.dialSSE(e.token("r1", "R1"), "rooms=flood"), e.dialSSE(e.token("r2", "R2"), "rooms=flood")}
+		ws := e.dialWS(e.token("r3", "R3"), "rooms=flood")
+
+		const n = 300
+		content := strings.Repeat("é", 996) // 2 KB per message
+		for i := range n {
+			e.post(alice, "flood", fmt.Sprintf("%04d%s", i, content))
+		}
+		for name, c := range map[string]client{"sse1": readers[0], "sse2": readers[1], "ws": ws} {
+			for i := range n {
+				if m := nextOf(t, c, "chat_message").message(t); !strings.HasPrefix(m.Content, fmt.Sprintf("%04d", i)) {
+					t.Fatalf("%s: message %d is %.4s", name, i, m.Content)
+				}
+			}
+		}
+		// The server closed the stalled stream: reading it now ends, rather than blocking.
+		stalled.SetReadDeadline(time.Now().Add(wait))
+		if _, err := io.Copy(io.Discard, stalled); err != nil {
+			t.Fatalf("the stalled stream was not closed by the server: %v", err)
+		}
+		resumed := e.dialSSE(alice, "", "Last-Event-ID", cursor)
+		for i := range n {
+			if m := nextOf(t, resumed, "chat_message").message(t); !strings.HasPrefix(m.Content, fmt.Sprintf("%04d", i)) {
+				t.Fatalf("resumed: message %d is %.4s", i, m.Content)
+			}
+		}
+	})
+}
+
+// openStalledStream opens an SSE stream on a socket with a tiny receive buffer, reads up to
+// the connected event's cursor, and then never reads again.
+func openStalledStream(t *testing.T, e *env, token, query string) (net.Conn, string) {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /events?%s HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n\r\n", query, token)
+	r := bufio.NewReaderSize(conn, 16)
+	conn.SetReadDeadline(time.Now().Add(wait))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream head: %v", err)
+		}
+		if id, ok := strings.CutPrefix(line, "id: "); ok {
+			return conn, strings.TrimSpace(id)
+		}
+	}
+}
+
+// bufferingProxy forwards each request and holds the response until it is complete, as some
+// corporate and antivirus proxies do.
+func bufferingProxy(t *testing.T, target string) string {
+	t.Helper()
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, _ := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), r.Body)
+		out.Header = r.Header.Clone()
+		res, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			return
+		}
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		w.Write(body)
+	}))
+	t.Cleanup(p.Close)
+	return p.URL
+}
+
+// Through a proxy that buffers whole responses, SSE shows nothing, but long-poll still works.
+func TestLongPollThroughABufferingProxy(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		proxied := e.via(bufferingProxy(t, e.srv.URL))
+		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
+
+		// The control: an SSE stream through this proxy delivers nothing.
+		sse := proxied.openSSE(alice, "rooms=general")
+		select {
+		case m := <-sse.events:
+			t.Fatalf("the proxy let an SSE event through (%s): it does not buffer", m.Data)
+		case <-time.After(300 * time.Millisecond):
+		}
+
+		p := proxied.dialPoll(alice, "rooms=general&timeout=5")
+		connectedOf(t, p)
+		got := make(chan envelope, 1)
+		go func() {
+			for {
+				if evs := p.poll(t); len(evs) > 0 {
+					got <- evs[0]
+					return
+				}
+			}
+		}()
+		sent := e.post(bob, "general", "through the proxy")
+		select {
+		case ev := <-got:
+			if ev.message(t).ID != sent.ID {
+				t.Fatalf("got %+v", ev)
+			}
+		case <-time.After(wait):
+			t.Fatal("long-poll through the buffering proxy delivered nothing")
+		}
+	})
+}
+
+// idleCuttingProxy is a TCP proxy that drops a connection on which nothing was sent toward the
+// client for idle, as load balancers and Cloudflare do.
+func idleCuttingProxy(t *testing.T, target string, idle time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				server, err := net.Dial("tcp", target)
+				if err != nil {
+					client.Close()
+					return
+				}
+				var last atomic.Int64
+				last.Store(time.Now().UnixNano())
+				done := make(chan struct{})
+				closeBoth := func() { client.Close(); server.Close() }
+				go func() { io.Copy(server, client); closeBoth() }()
+				go func() {
+					defer close(done)
+					buf := make([]byte, 4096)
+					for {
+						n, err := server.Read(buf)
+						if n > 0 {
+							last.Store(time.Now().UnixNano())
+							if _, werr := client.Write(buf[:n]); werr != nil {
+								break
+							}
+						}
+						if err != nil {
+							break
+						}
+					}
+					closeBoth()
+				}()
+				tick := time.NewTicker(idle / 20)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+						if time.Since(time.Unix(0, last.Load())) > idle {
+							closeBoth()
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// readComments reads a raw SSE stream until it has seen n heartbeat comments, or it ends.
+func readComments(body io.Reader, n int) (int, error) {
+	sc := bufio.NewScanner(body)
+	seen := 0
+	for seen < n && sc.Scan() {
+		if sc.Text() == ": ping" {
+			seen++
+		}
+	}
+	if seen < n {
+		if sc.Err() == nil {
+			return seen, io.EOF
+		}
+		return seen, sc.Err()
+	}
+	return seen, nil
+}
+
+// Through a proxy that cuts connections idle for 30 s, an SSE stream with the default 15 s
+// heartbeat stays up. (Without heartbeats the same proxy cuts it: see the control below.)
+func TestSSEWithDefaultHeartbeatOutlivesAnIdleCuttingProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 45 s of wall time; runs in CI")
+	}
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		t.Parallel()
+		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.Heartbeat = 0 })) // the default
+		proxy := idleCuttingProxy(t, strings.TrimPrefix(e.srv.URL, "http://"), 30*time.Second)
+		alice := e.token("alice", "Alice")
+		res, err := http.Get(proxy + "/events?rooms=general&access_token=" + alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		r := bufio.NewReader(res.Body)
+		if seen, err := readComments(r, 3); err != nil { // 45 s: past the proxy's 30 s idle limit
+			t.Fatalf("stream cut after %d heartbeats: %v", seen, err)
+		}
+		e.post(alice, "general", "still here")
+		line := ""
+		for !strings.HasPrefix(line, "data: ") || !strings.Contains(line, "still here") {
+			if line, err = r.ReadString('\n'); err != nil {
+				t.Fatalf("the stream ended before the message: %v", err)
+			}
+		}
+	})
+}
+
+// The control for the test above: without heartbeats, the idle-cutting proxy does end a stream.
+func TestIdleCuttingProxyCutsAStreamWithoutHeartbeats(t *testing.T) {
+	e := newEnv(t, db.SQLite) // heartbeat: an hour
+	proxy := idleCuttingProxy(t, strings.TrimPrefix(e.srv.URL, "http://"), 300*time.Millisecond)
+	res, err := http.Get(proxy + "/events?access_token=" + e.token("alice", "Alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, res.Body); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("the proxy did not cut an idle stream")
+	}
+}
+
+// A cursor is re-authorized on resume: it cannot name another user's events, or topics this
+// server does not know; one from another epoch starts over with resets.
+func TestForgedCursorsAreRefused(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
+		e.dialSSE(bob, "")
+		ctx := context.Background()
+		bobTopic, _, err := e.db.LoadTopic(ctx, realtime.UserTopic("bob"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		epoch := e.hub.Config().Epoch
+		forged := realtime.Cursor{Epoch: epoch, Positions: []realtime.Position{{TopicID: bobTopic}}}.String()
+		for _, path := range []string{"/events?last_event_id=" + forged, "/poll?timeout=0&cursor=" + forged} {
+			status, body := e.do("GET", path, alice, nil)
+			if status != http.StatusForbidden {
+				t.Fatalf("%s with a cursor naming bob's topic: %d %s", path, status, body)
+			}
+		}
+		if _, err := e.openWS(alice, "last_event_id="+forged); err == nil {
+			t.Fatal("a WebSocket resumed with a cursor naming bob's topic")
+		}
+		unknown := realtime.Cursor{Epoch: epoch, Positions: []realtime.Position{{TopicID: 1 << 40}}}.String()
+		if status, body := e.do("GET", "/events?last_event_id="+unknown, alice, nil); status != http.StatusBadRequest {
+			t.Fatalf("cursor naming an unknown topic: %d %s", status, body)
+		}
+		// Another epoch: the log it points into is gone; the client starts over and is told so.
+		stale := realtime.Cursor{Epoch: epoch + 1, Positions: []realtime.Position{{TopicID: bobTopic, Offset: 3}}}.String()
+		stream := e.dialSSE(alice, "", "Last-Event-ID", stale)
+		if !stream.conn.Resumed {
+			t.Fatal("connected does not say resumed")
+		}
+		if ev := nextOf(t, stream, "reset"); !strings.Contains(string(ev.Data), "user:alice") && !strings.Contains(string(ev.Data), `"all"`) {
+			t.Fatalf("reset %s", ev.Data)
+		}
+	})
+}
+
+// A stream whose token expires ends at exp with a signal the client can tell apart.
+func TestTokenExpiryEndsStreams(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		short := e.tokenFor("alice", 2*time.Second)
+		stream := e.dialSSE(short, "")
+		ws := e.dialWS(short, "")
+		rest := stream.ended(t)
+		if len(rest) == 0 || rest[len(rest)-1].Type != "token_expired" {
+			t.Fatalf("SSE ended without token_expired: %+v", rest)
+		}
+		if code, _ := ws.closeStatus(t); code != realtime.CloseTokenExpired {
+			t.Fatalf("WebSocket closed with %d, want %d", code, realtime.CloseTokenExpired)
+		}
+	})
+}
+
+// Streams end after their maximum age; resuming is seamless.
+func TestMaxAgeEndsStreamsAndResumeIsSeamless(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.MaxAge = 300 * time.Millisecond }))
+		alice := e.token("alice", "Alice")
+		ws := e.dialWS(alice, "rooms=general")
+		stream := e.dialSSE(alice, "rooms=general")
+		e.post(alice, "general", "before")
+		cursor := nextOf(t, stream, "chat_message").ID
+		stream.ended(t)
+		if code, reason := ws.closeStatus(t); code != websocket.StatusGoingAway || !strings.Contains(reason, "age") {
+			t.Fatalf("WebSocket closed with %d %q", code, reason)
+		}
+		e.post(alice, "general", "between")
+		resumed := e.dialSSE(alice, "", "Last-Event-ID", cursor)
+		if m := nextOf(t, resumed, "chat_message").message(t); m.Content != "between" {
+			t.Fatalf("after resuming got %+v", m)
+		}
+	})
+}
+
+// A long-poll connection that is not polled expires; polling again with its id and cursor
+// resumes it, with the same id, and nothing is lost.
+func TestUnpolledConnectionExpiresAndResumes(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.PollLinger = 100 * time.Millisecond }))
+		alice := e.token("alice", "Alice")
+		p := e.dialPoll(alice, "rooms=general&timeout=1")
+		first := connectedOf(t, p)
+		waitUntil(t, "the unpolled connection expiring", func() bool { _, ok := e.hub.Conn(first.ConnectionID); return !ok })
+		e.post(alice, "general", "while expired")
+		again := connectedOf(t, p)
+		if again.ConnectionID != first.ConnectionID || !again.Resumed {
+			t.Fatalf("resumed as %+v, was %+v", again, first)
+		}
+		if m := nextOf(t, p, "chat_message").message(t); m.Content != "while expired" {
+			t.Fatalf("got %+v", m)
+		}
+	})
+}
+
+// GET /ws?last_event_id= resumes like SSE.
+func TestWebSocketResumes(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice := e.token("alice", "Alice")
+		ws := e.dialWS(alice, "rooms=general")
+		e.post(alice, "general", "one")
+		cursor := nextOf(t, ws, "chat_message").ID
+		ws.ws.CloseNow()
+		e.post(alice, "general", "two")
+		e.post(alice, "general", "three")
+		resumed := e.dialWS(alice, "last_event_id="+cursor)
+		if !resumed.conn.Resumed || fmt.Sprint(resumed.conn.Rooms) != "[general]" { // restored from the cursor
+			t.Fatalf("connected %+v", resumed.conn)
+		}
+		for _, want := range []string{"two", "three"} {
+			if m := nextOf(t, resumed, "chat_message").message(t); m.Content != want {
+				t.Fatalf("got %q, want %q", m.Content, want)
+			}
+		}
+		resumed.send(t, map[string]string{"type": "leave_room", "room": "general"})
+		if ev := nextOf(t, resumed, "room_left", "fault"); ev.Type != "room_left" {
+			t.Fatalf("the resumed socket is not in the room: %+v", ev)
+		}
+	})
+}
+
+// With the prelude on, a stream starts with 2 KiB of comment for proxies that hold the first bytes.
+func TestSSEPrelude(t *testing.T) {
+	e := newEnv(t, db.SQLite, withAPI(func(a *api.Config) { a.SSE.Prelude = true }))
+	res, err := http.Get(e.srv.URL + "/events?access_token=" + e.token("alice", "Alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	head := make([]byte, 2100)
+	if _, err := io.ReadFull(res.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(head), ": "+strings.Repeat(" ", 2048)+"\n\n") {
+		t.Fatalf("no 2 KiB prelude in %q…", head[:40])
+	}
+}
+
+// REST actions name a long-poll connection like any other: joining one subscribes it.
+func TestRESTJoinWorksForLongPollConnections(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice := e.token("alice", "Alice")
+		p := e.dialPoll(alice, "timeout=5")
+		id := connectedOf(t, p).ConnectionID
+		e.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/join", alice, map[string]string{"connection_id": id})
+		if ev := p.next(t); ev.Type != "room_joined" || ev.Room != "lobby" {
+			t.Fatalf("got %+v", ev)
+		}
+		e.post(alice, "lobby", "hello poller")
+		if m := nextOf(t, p, "chat_message").message(t); m.Content != "hello poller" {
+			t.Fatalf("got %+v", m)
+		}
+		e.mustDo(http.StatusNoContent, "POST", "/api/rooms/lobby/typing", alice, map[string]any{"typing": true, "connection_id": id})
+	})
+}
