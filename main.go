@@ -263,9 +263,11 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	hub, err := realtime.New(realtime.Config{Store: store, Epoch: store.Epoch(), QueueSize: c.queueSize,
+	hcfg := realtime.Config{Store: store, Epoch: store.Epoch(), QueueSize: c.queueSize,
 		QueueBytes: c.queueBytes, MaxTopics: c.maxTopics, Heartbeat: c.heartbeat, MaxAge: c.maxStreamAge,
-		PollLinger: 2 * c.pollTimeout, Logger: log})
+		PollLinger: 2 * c.pollTimeout, Logger: log}
+	api.RecordTo(store, &hcfg)
+	hub, err := realtime.New(hcfg)
 	if err != nil {
 		return err
 	}

@@ -132,3 +132,15 @@ CREATE TABLE event_log (
     PRIMARY KEY (topic_id, seq)
 );
 CREATE INDEX event_log_created ON event_log (created_at);
+
+-- migrate: 2 rooms, membership and read state
+
+-- Read state moves by message position (seq), which is exact where timestamps can tie.
+ALTER TABLE chat_room_members ADD COLUMN last_read_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE chat_rooms ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE chat_rooms ADD COLUMN settings JSONB NOT NULL DEFAULT '{}';
+-- A direct room is unique per pair of users: their ids, sorted, as a JSON array.
+ALTER TABLE chat_rooms ADD COLUMN direct_pair TEXT;
+CREATE UNIQUE INDEX chat_rooms_direct_pair ON chat_rooms (direct_pair) WHERE direct_pair IS NOT NULL;
+ALTER TABLE chat_messages ADD COLUMN deleted_by TEXT;
+CREATE INDEX chat_messages_room_seq ON chat_messages (room_id, seq) WHERE deleted_at IS NULL;

@@ -84,7 +84,7 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 		if slices.ContainsFunc(subs, func(s realtime.Subscription) bool { return s.Topic == topic }) {
 			continue
 		}
-		if _, err := s.readableRoom(ctx, p, key, true); err != nil {
+		if _, err := s.readable(ctx, p, key, true); err != nil {
 			return nil, err
 		}
 		subs = append(subs, realtime.Subscription{Topic: topic})
@@ -101,10 +101,9 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 	return conn, nil
 }
 
-// closeConn removes a connection whose stream ended and records why.
+// closeConn removes a connection whose stream ended; the hub's OnDisconnect records why.
 func (s *Server) closeConn(conn *realtime.Conn) {
 	conn.Close(realtime.ReasonClientGone) // unless the server closed it first, for its own reason
-	s.db.RecordDisconnect(conn.ID(), time.Now(), conn.Reason().String())
 	s.hub.Disconnect(conn)
 }
 
@@ -181,7 +180,7 @@ func (s *Server) mayResume(ctx context.Context, p Principal, topic string) (bool
 		return slices.Contains(p.Roles, role), nil
 	}
 	if key, ok := realtime.RoomOf(topic); ok {
-		_, err := s.readableRoom(ctx, p, key, false)
+		_, err := s.readable(ctx, p, key, false)
 		var apiErr *Error
 		if errors.As(err, &apiErr) && apiErr.Status < 500 {
 			return false, nil
@@ -189,30 +188,6 @@ func (s *Server) mayResume(ctx context.Context, p Principal, topic string) (bool
 		return err == nil, err
 	}
 	return false, forbidden("the cursor names a topic clients cannot subscribe to")
-}
-
-// readableRoom returns the room with key if p may read it. With create, a room used for the
-// first time is created as a public group room.
-func (s *Server) readableRoom(ctx context.Context, p Principal, key string, create bool) (db.Room, error) {
-	var (
-		room db.Room
-		err  error
-	)
-	if create {
-		room, _, err = s.db.EnsureRoom(ctx, key, p.ID)
-	} else {
-		room, err = s.db.GetRoom(ctx, key)
-	}
-	if errors.Is(err, db.ErrNotFound) {
-		return db.Room{}, notFound("room_not_found", "room %q does not exist", key)
-	}
-	if err != nil {
-		return db.Room{}, err
-	}
-	if !room.ArchivedAt.IsZero() {
-		return db.Room{}, notFound("room_not_found", "room %q is archived", key)
-	}
-	return room, nil
 }
 
 func dbUser(p Principal) db.User {

@@ -156,14 +156,7 @@ func TestLongPollThroughABufferingProxy(t *testing.T) {
 		p := proxied.dialPoll(alice, "rooms=general&timeout=5")
 		connectedOf(t, p)
 		got := make(chan envelope, 1)
-		go func() {
-			for {
-				if evs := p.poll(t); len(evs) > 0 {
-					got <- evs[0]
-					return
-				}
-			}
-		}()
+		go func() { got <- nextOf(t, p, "chat_message") }()
 		sent := e.post(bob, "general", "through the proxy")
 		select {
 		case ev := <-got:

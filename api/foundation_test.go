@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,8 @@ func TestBadInputGetsJSONErrors(t *testing.T) {
 			{"poll foreign connection id", "GET", "/poll?connection_id=c_AAAAAAAAAAAAAAAAAAAAAAAA&timeout=0", alice, nil, 200, "", ""},
 			{"poll bad connection id", "GET", "/poll?connection_id=nope", alice, nil, 400, "validation_failed", "connection_id"},
 			{"poll bad timeout", "GET", "/poll?timeout=-1", alice, nil, 400, "validation_failed", "timeout"},
+			{"poll NaN timeout", "GET", "/poll?timeout=NaN", alice, nil, 400, "validation_failed", "timeout"},
+			{"poll endless timeout", "GET", "/poll?timeout=1e300", alice, nil, 400, "validation_failed", "timeout"},
 			{"unknown route", "GET", "/nowhere", "", nil, 404, "not_found", ""},
 		}
 		e.post(alice, "general", "make the room exist")
@@ -329,6 +333,78 @@ func TestShutdownClosesStreams(t *testing.T) {
 		status, body := e.do("GET", "/events", alice, nil)
 		if status != http.StatusServiceUnavailable {
 			t.Fatalf("new stream during shutdown: %d %s", status, body)
+		}
+	})
+}
+
+// A refused WebSocket handshake answers with the JSON error body and leaves no trace: a
+// cross-site origin is refused before any room is created.
+func TestWebSocketHandshakeRefusalsAreJSON(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice := e.token("alice", "Alice")
+		upgrade := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Authorization": "Bearer " + alice}
+		cases := []struct {
+			name   string
+			change map[string]string
+			status int
+			code   string
+		}{
+			{"foreign origin", map[string]string{"Origin": "https://evil.example"}, 403, "origin_not_allowed"},
+			{"old protocol version", map[string]string{"Sec-WebSocket-Version": "8"}, 400, "bad_handshake"},
+			{"no key", map[string]string{"Sec-WebSocket-Key": ""}, 400, "bad_handshake"},
+		}
+		for _, c := range cases {
+			req, _ := http.NewRequest("GET", e.base+"/ws?rooms=should-not-exist", nil)
+			for k, v := range upgrade {
+				req.Header.Set(k, v)
+			}
+			for k, v := range c.change {
+				if v == "" {
+					req.Header.Del(k)
+				} else {
+					req.Header.Set(k, v)
+				}
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var eb errorBody
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			decode(t, body, &eb)
+			if res.StatusCode != c.status || eb.Error.Code != c.code {
+				t.Fatalf("%s: %d %s", c.name, res.StatusCode, body)
+			}
+		}
+		if status, body := e.do("GET", "/api/rooms/should-not-exist/messages", alice, nil); status != http.StatusNotFound {
+			t.Fatalf("a refused handshake created its room: %d %s", status, body)
+		}
+		// The server's own origin is allowed.
+		if _, err := e.openWS(alice, ""); err != nil {
+			t.Fatalf("a same-origin WebSocket was refused: %v", err)
+		}
+	})
+}
+
+// Message ids are accepted in any form a UUID may take, with the same answer on both databases.
+func TestMessageIDsInAnyUUIDForm(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice := e.token("alice", "Alice")
+		e.post(alice, "general", "one")
+		second := e.post(alice, "general", "two")
+		for _, form := range []string{strings.ToUpper(second.ID), "{" + second.ID + "}", "urn:uuid:" + second.ID,
+			strings.ReplaceAll(second.ID, "-", "")} {
+			var page struct {
+				Messages []message `json:"messages"`
+			}
+			decode(t, e.mustDo(http.StatusOK, "GET", "/api/rooms/general/messages?before="+url.QueryEscape(form), alice, nil), &page)
+			if len(page.Messages) != 1 || page.Messages[0].Content != "one" {
+				t.Fatalf("before=%s: %+v", form, page.Messages)
+			}
 		}
 	})
 }

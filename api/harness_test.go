@@ -78,6 +78,7 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 		api: api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second},
 		hub: realtime.Config{Store: store, Epoch: store.Epoch(), Heartbeat: time.Hour},
 	}
+	api.RecordTo(store, &cfg.hub)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -226,6 +227,7 @@ type message struct {
 }
 
 type connected struct {
+	Cursor       string   `json:"-"` // the id of the connected event
 	ConnectionID string   `json:"connection_id"`
 	UserID       string   `json:"user_id"`
 	Transport    string   `json:"transport"`
@@ -264,6 +266,7 @@ func connectedOf(t testing.TB, c client) connected {
 	ev := nextOf(t, c, "connected")
 	var d connected
 	decode(t, ev.Data, &d)
+	d.Cursor = ev.ID
 	return d
 }
 

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"switchboard/db"
@@ -55,10 +54,16 @@ func (s *Server) postMessage(ctx context.Context, p Principal, key, content, cli
 	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
 		return messageJSON{}, false, err
 	}
-	room, err := s.readableRoom(ctx, p, key, true)
+	a, err := s.readable(ctx, p, key, true)
 	if err != nil {
 		return messageJSON{}, false, err
 	}
+	if a.member == nil { // a public room: posting makes the poster a member
+		if _, err := s.addMember(ctx, a, p.ID, db.RoleMember, p.ID); err != nil {
+			return messageJSON{}, false, err
+		}
+	}
+	room := a.room
 	topic := realtime.RoomTopic(key)
 	msg, ev, created, err := s.db.PostMessage(ctx, db.NewMessage{Room: room, Topic: topic, UserID: p.ID,
 		UserName: p.Name, UserAvatar: p.Avatar, Content: content, ClientID: clientID},
@@ -79,10 +84,18 @@ func (s *Server) postMessage(ctx context.Context, p Principal, key, content, cli
 	return toMessageJSON(msg), created, nil
 }
 
-// publish hands a committed event to the hub.
-func (s *Server) publish(ev db.Appended) {
-	s.hub.Publish(&realtime.Frame{Topic: ev.Topic, TopicID: ev.TopicID, Offset: ev.Offset,
-		Type: realtime.EventType(ev.Type), Payload: ev.Envelope})
+// publish hands committed events to the hub.
+func (s *Server) publish(evs ...db.Appended) {
+	for _, ev := range evs {
+		s.hub.Publish(&realtime.Frame{Topic: ev.Topic, TopicID: ev.TopicID, Offset: ev.Offset,
+			Type: realtime.EventType(ev.Type), Payload: ev.Envelope})
+	}
+}
+
+// newEvent encodes a durable event for topic.
+func newEvent(topic string, typ realtime.EventType, room string, data any) (db.Event, error) {
+	env, err := realtime.Event{Type: typ, Room: room, Data: data, TS: time.Now()}.Encode()
+	return db.Event{Topic: topic, Type: string(typ), Envelope: env}, err
 }
 
 // handlePostMessage serves POST /api/rooms/:room/messages {content, client_id?}: 201 with the
@@ -129,16 +142,17 @@ func (s *Server) handleHistory(c echo.Context) error {
 	}
 	before := c.QueryParam("before")
 	if before != "" {
-		if _, err := uuid.Parse(before); err != nil {
-			return invalid("before", "before must be the id of a message")
+		var err error
+		if before, err = messageID("before", before); err != nil {
+			return err
 		}
 	}
 	ctx := c.Request().Context()
-	room, err := s.readableRoom(ctx, principal(c), key, false)
+	a, err := s.readable(ctx, principal(c), key, false)
 	if err != nil {
 		return err
 	}
-	msgs, more, err := s.db.History(ctx, room, before, limit)
+	msgs, more, err := s.db.History(ctx, a.room, before, limit)
 	if errors.Is(err, db.ErrBadCursor) {
 		return invalid("before", "before is not a message of room %q", key)
 	}

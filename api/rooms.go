@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,7 +34,7 @@ func (s *Server) joinRoom(ctx context.Context, p Principal, conn *realtime.Conn,
 	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
 		return err
 	}
-	if _, err := s.readableRoom(ctx, p, key, true); err != nil {
+	if _, err := s.readable(ctx, p, key, true); err != nil {
 		return err
 	}
 	err := s.hub.Subscribe(ctx, conn, realtime.RoomTopic(key))
@@ -59,23 +58,10 @@ func (s *Server) leaveRoom(conn *realtime.Conn, key string) error {
 // typing tells a room that p started or stopped typing. It is ephemeral: never stored, never
 // replayed, and not echoed to p's own connections.
 func (s *Server) typing(ctx context.Context, p Principal, key string, typing bool) error {
-	if err := checkRoomKey("room", key); err != nil {
+	if _, err := s.readable(ctx, p, key, false); err != nil {
 		return err
 	}
-	if _, err := s.readableRoom(ctx, p, key, false); err != nil {
-		return err
-	}
-	typ := realtime.EventTypingStop
-	if typing {
-		typ = realtime.EventTypingStart
-	}
-	payload, err := realtime.Event{Type: typ, Room: key, TS: time.Now(), Data: map[string]string{
-		"room": key, "user_id": p.ID, "user_name": p.Name,
-	}}.Encode()
-	if err != nil {
-		return err
-	}
-	s.hub.Publish(&realtime.Frame{Topic: realtime.RoomTopic(key), Type: typ, Payload: payload, ExceptUser: p.ID})
+	s.hub.Typing(key, p.User, typing)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,9 +31,8 @@ func (s *Server) handleSSE(c echo.Context) error {
 // handleWS serves GET /ws: a WebSocket carrying events out and actions in.
 func (s *Server) handleWS(c echo.Context) error {
 	r := c.Request()
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return &Error{Status: http.StatusUpgradeRequired, Code: "upgrade_required",
-			Message: "this endpoint speaks WebSocket; use /events for Server-Sent Events or /poll for long-polling"}
+	if err := s.checkWSHandshake(r); err != nil {
+		return err
 	}
 	rooms, err := roomsFrom(c)
 	if err != nil {
@@ -160,7 +158,7 @@ func pollWait(c echo.Context, max time.Duration) (time.Duration, error) {
 		return max, nil
 	}
 	secs, err := strconv.ParseFloat(raw, 64)
-	if err != nil || secs < 0 || time.Duration(secs*float64(time.Second)) > max {
+	if err != nil || !(secs >= 0 && secs <= max.Seconds()) { // also refuses NaN and ±Inf
 		return 0, invalid("timeout", "timeout must be a number of seconds from 0 to %g", max.Seconds())
 	}
 	return time.Duration(secs * float64(time.Second)), nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 )
 
@@ -114,4 +115,14 @@ func jsonTypeName(kind string) string {
 		return "a number"
 	}
 	return fmt.Sprintf("a %s", kind)
+}
+
+// messageID parses the id of a message in any form uuid accepts and returns it canonical, as
+// stored (PostgreSQL and SQLite compare ids differently otherwise).
+func messageID(field, raw string) (string, error) {
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return "", invalid(field, "%s must be the id of a message", field)
+	}
+	return id.String(), nil
 }

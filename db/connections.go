@@ -31,17 +31,24 @@ func (d *DB) RecordConnect(r ConnRecord) {
 	d.audit.queue(auditOp{row: r})
 }
 
+// RecordPresence queues a presence change; like the audit, it never blocks.
+func (d *DB) RecordPresence(p Presence) {
+	d.audit.queue(auditOp{presence: &p})
+}
+
 // RecordDisconnect queues the end of a connection in the audit.
 func (d *DB) RecordDisconnect(connectionID string, at time.Time, reason string) {
 	d.audit.queue(auditOp{row: ConnRecord{ConnectionID: connectionID, DisconnectedAt: at.UTC(), CloseReason: reason}, end: true})
 }
 
 type auditOp struct {
-	row ConnRecord
-	end bool
+	row      ConnRecord
+	end      bool
+	presence *Presence // set for a presence change instead of an audit row
 }
 
-// auditWriter writes the connections audit in batches, off every request's path.
+// auditWriter writes the connections audit and presence changes in batches, in the order they
+// were queued, off every request's path.
 type auditWriter struct {
 	d       *DB
 	ops     chan auditOp  // never closed: a late queue after close is dropped, not a panic
@@ -114,27 +121,33 @@ func (w *auditWriter) flush(batch []auditOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := w.d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var inserts []ConnRecord
-		for _, op := range batch {
-			if !op.end {
-				inserts = append(inserts, op.row)
-			}
-		}
-		if len(inserts) > 0 {
-			if _, err := tx.NewInsert().Model(&inserts).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		for _, op := range batch {
-			if !op.end {
-				continue
-			}
-			if _, err := tx.NewUpdate().Model((*ConnRecord)(nil)).
-				Set("disconnected_at = ?", op.row.DisconnectedAt).
-				Set("close_reason = ?", op.row.CloseReason).
-				Where("connection_id = ? AND node_id = ? AND disconnected_at IS NULL", op.row.ConnectionID, w.d.nodeID).
-				Exec(ctx); err != nil {
-				return err
+		// In queue order: a connection id that ends and starts again (a long-poll resumed)
+		// must close the old row before the new one exists.
+		for i := 0; i < len(batch); {
+			op := batch[i]
+			switch {
+			case op.presence != nil:
+				if err := setPresence(ctx, tx, *op.presence); err != nil {
+					return err
+				}
+				i++
+			case op.end:
+				if _, err := tx.NewUpdate().Model((*ConnRecord)(nil)).
+					Set("disconnected_at = ?", op.row.DisconnectedAt).
+					Set("close_reason = ?", op.row.CloseReason).
+					Where("connection_id = ? AND node_id = ? AND disconnected_at IS NULL", op.row.ConnectionID, w.d.nodeID).
+					Exec(ctx); err != nil {
+					return err
+				}
+				i++
+			default: // a run of connects goes in one insert
+				var rows []ConnRecord
+				for ; i < len(batch) && batch[i].presence == nil && !batch[i].end; i++ {
+					rows = append(rows, batch[i].row)
+				}
+				if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -46,10 +46,13 @@ func mapErr(err error) error {
 	}
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
-		switch liteErr.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		code := liteErr.Code() // extended result codes: the primary code is the low byte
+		switch {
+		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return errors.Join(ErrConflict, err)
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		}
+		switch code & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
 			return errors.Join(ErrUnavailable, err)
 		}
 		return err
@@ -61,3 +64,5 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

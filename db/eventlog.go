@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -51,41 +53,72 @@ func reserve(ctx context.Context, tx bun.IDB, topic string, n int) (int64, uint6
 	return 0, 0, fmt.Errorf("db: topic %q vanished while reserving offsets", topic)
 }
 
-// appendEvents stores envelopes as the next events of topic within tx.
-func appendEvents(ctx context.Context, tx bun.IDB, topic, typ string, envelopes ...[]byte) ([]Appended, error) {
-	id, first, err := reserve(ctx, tx, topic, len(envelopes))
-	if err != nil {
-		return nil, err
-	}
-	return writeEvents(ctx, tx, topic, id, first, typ, envelopes)
+// Event is a durable event to store together with a change, in the change's transaction.
+type Event struct {
+	Topic    string
+	Type     string
+	Envelope []byte
 }
 
-func writeEvents(ctx context.Context, tx bun.IDB, topic string, id int64, first uint64, typ string, envelopes [][]byte) ([]Appended, error) {
-	at := now()
-	rows := make([]logRow, len(envelopes))
-	out := make([]Appended, len(envelopes))
-	for i, env := range envelopes {
-		rows[i] = logRow{TopicID: id, Seq: first + uint64(i), Type: typ, Envelope: string(env), CreatedAt: at}
-		out[i] = Appended{Topic: topic, TopicID: id, Offset: first + uint64(i), Type: typ, Envelope: env}
+// appendEvents stores events within tx and returns them with their offsets, in input order.
+// Topics are locked in name order, so that transactions touching several topics cannot
+// deadlock one another.
+func appendEvents(ctx context.Context, tx bun.IDB, events []Event) ([]Appended, error) {
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
 	}
-	if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
-		return nil, mapErr(err)
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(events[a].Topic, events[b].Topic) })
+	out := make([]Appended, len(events))
+	for start := 0; start < len(order); {
+		topic := events[order[start]].Topic
+		end := start
+		for end < len(order) && events[order[end]].Topic == topic {
+			end++
+		}
+		id, first, err := reserve(ctx, tx, topic, end-start)
+		if err != nil {
+			return nil, err
+		}
+		at := now()
+		rows := make([]logRow, 0, end-start)
+		for k, i := range order[start:end] {
+			ev := events[i]
+			off := first + uint64(k)
+			rows = append(rows, logRow{TopicID: id, Seq: off, Type: ev.Type, Envelope: string(ev.Envelope), CreatedAt: at})
+			out[i] = Appended{Topic: topic, TopicID: id, Offset: off, Type: ev.Type, Envelope: ev.Envelope}
+		}
+		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+			return nil, mapErr(err)
+		}
+		start = end
 	}
 	return out, nil
 }
 
-// Append stores one durable event of its own (not tied to another row) and returns it.
-func (d *DB) Append(ctx context.Context, topic, typ string, envelope []byte) (Appended, error) {
+// Append stores durable events of their own (not tied to another change) and returns them.
+func (d *DB) Append(ctx context.Context, events ...Event) ([]Appended, error) {
 	var out []Appended
 	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = appendEvents(ctx, tx, topic, typ, envelope)
+		out, err = appendEvents(ctx, tx, events)
 		return err
 	})
-	if err != nil {
-		return Appended{}, mapErr(err)
-	}
-	return out[0], nil
+	return out, mapErr(err)
+}
+
+// inTx runs fn in a transaction and then stores events in it; it returns the stored events.
+func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error, events ...Event) ([]Appended, error) {
+	var out []Appended
+	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		out, err = appendEvents(ctx, tx, events)
+		return err
+	})
+	return out, mapErr(err)
 }
 
 // LoadTopic returns the id and head of a topic, creating it when new. It satisfies

@@ -22,7 +22,7 @@ func TestAppendAssignsGaplessOffsetsInCommitOrder(t *testing.T) {
 		for w := range writers {
 			wg.Go(func() {
 				for i := range each {
-					if _, err := d.Append(ctx, "room:order", "chat_message", fmt.Appendf(nil, `{"w":%d,"i":%d}`, w, i)); err != nil {
+					if _, err := d.Append(ctx, db.Event{Topic: "room:order", Type: "chat_message", Envelope: fmt.Appendf(nil, `{"w":%d,"i":%d}`, w, i)}); err != nil {
 						errs <- err
 						return
 					}
@@ -68,7 +68,7 @@ func TestReadTopicPagesAndReportsHead(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		for i := range 5 {
-			if _, err := d.Append(ctx, "user:alice", "notification", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			if _, err := d.Append(ctx, db.Event{Topic: "user:alice", Type: "notification", Envelope: fmt.Appendf(nil, `{"n":%d}`, i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -196,11 +196,11 @@ func TestTrimKeepsTheNewestEventsAndMarksTheCut(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		for i := range 12 {
-			if _, err := d.Append(ctx, "room:busy", "chat_message", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			if _, err := d.Append(ctx, db.Event{Topic: "room:busy", Type: "chat_message", Envelope: fmt.Appendf(nil, `{"n":%d}`, i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := d.Append(ctx, "room:quiet", "chat_message", []byte(`{}`)); err != nil {
+		if _, err := d.Append(ctx, db.Event{Topic: "room:quiet", Type: "chat_message", Envelope: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
 		n, err := d.Trim(ctx, db.Retention{MaxEvents: 5})

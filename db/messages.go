@@ -21,6 +21,7 @@ type Message struct {
 	CreatedAt     time.Time `bun:"created_at"`
 	EditedAt      time.Time `bun:"edited_at,nullzero"`
 	DeletedAt     time.Time `bun:"deleted_at,nullzero"`
+	DeletedBy     string    `bun:"deleted_by,nullzero"`
 
 	RoomKey    string `bun:"room_key,scanonly"`
 	UserName   string `bun:"user_name,scanonly"`
@@ -65,12 +66,10 @@ func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 		if _, err := tx.NewInsert().Model(&msg).Exec(ctx); err != nil {
 			return mapErr(err)
 		}
-		evs, err := writeEvents(ctx, tx, nm.Topic, topicID, seq, eventType, [][]byte{envelope})
-		if err != nil {
-			return err
-		}
-		ev = evs[0]
-		return nil
+		ev = Appended{Topic: nm.Topic, TopicID: topicID, Offset: seq, Type: eventType, Envelope: envelope}
+		_, err = tx.NewInsert().Model(&logRow{TopicID: topicID, Seq: seq, Type: eventType, Envelope: string(envelope),
+			CreatedAt: msg.CreatedAt}).Exec(ctx)
+		return mapErr(err)
 	})
 	if errors.Is(err, ErrConflict) && nm.ClientID != "" {
 		msg, err = d.messageByClientID(ctx, nm) // a concurrent retry won the race
@@ -129,4 +128,48 @@ func (d *DB) History(ctx context.Context, room Room, before string, limit int) (
 		return msgs[:limit], true, nil
 	}
 	return msgs, false, nil
+}
+
+// GetMessage returns a message of a room that is not deleted, or ErrNotFound.
+func (d *DB) GetMessage(ctx context.Context, room Room, id string) (Message, error) {
+	var m Message
+	err := d.selectMessages().Where("m.id = ? AND m.room_id = ? AND m.deleted_at IS NULL", id, room.ID).Scan(ctx, &m)
+	return m, mapErr(err)
+}
+
+// EditMessage replaces a message's content, sets edited_at, and stores the event encode
+// builds from the edited message.
+func (d *DB) EditMessage(ctx context.Context, m Message, content, topic, eventType string,
+	encode func(Message) ([]byte, error)) (Message, []Appended, error) {
+	m.Content, m.EditedAt = content, now()
+	envelope, err := encode(m)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	evs, err := d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model(&m).Column("content", "edited_at").WherePK().Where("deleted_at IS NULL").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound // deleted meanwhile
+		}
+		return nil
+	}, Event{Topic: topic, Type: eventType, Envelope: envelope})
+	return m, evs, err
+}
+
+// DeleteMessage marks a message deleted by a user and stores events with it.
+func (d *DB) DeleteMessage(ctx context.Context, m Message, by string, events ...Event) ([]Appended, error) {
+	m.DeletedAt, m.DeletedBy = now(), by
+	return d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model(&m).Column("deleted_at", "deleted_by").WherePK().Where("deleted_at IS NULL").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}, events...)
 }

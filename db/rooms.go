@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -11,14 +13,17 @@ import (
 // Room is a chat room. Key addresses it in paths and topics.
 type Room struct {
 	bun.BaseModel `bun:"table:chat_rooms,alias:r"`
-	ID            string    `bun:"id,pk"`
-	Key           string    `bun:"key"`
-	Name          string    `bun:"name"`
-	Type          string    `bun:"type"`
-	Private       bool      `bun:"private"`
-	CreatedBy     string    `bun:"created_by,nullzero"`
-	CreatedAt     time.Time `bun:"created_at"`
-	ArchivedAt    time.Time `bun:"archived_at,nullzero"`
+	ID            string         `bun:"id,pk"`
+	Key           string         `bun:"key"`
+	Name          string         `bun:"name"`
+	Type          string         `bun:"type"`
+	Private       bool           `bun:"private"`
+	Description   string         `bun:"description"`
+	Settings      map[string]any `bun:"settings"`
+	DirectPair    string         `bun:"direct_pair,nullzero"` // direct rooms: the two user ids; see DirectPair
+	CreatedBy     string         `bun:"created_by,nullzero"`
+	CreatedAt     time.Time      `bun:"created_at"`
+	ArchivedAt    time.Time      `bun:"archived_at,nullzero"`
 }
 
 // Room types.
@@ -42,7 +47,8 @@ func (d *DB) EnsureRoom(ctx context.Context, key, createdBy string) (room Room, 
 	if !errors.Is(err, ErrNotFound) {
 		return room, false, err
 	}
-	room = Room{ID: newID(), Key: key, Name: key, Type: RoomGroup, CreatedBy: createdBy, CreatedAt: now()}
+	room = Room{ID: newID(), Key: key, Name: key, Type: RoomGroup, CreatedBy: createdBy, CreatedAt: now(),
+		Settings: map[string]any{}}
 	res, err := d.bun.NewInsert().Model(&room).On("CONFLICT (key) DO NOTHING").Exec(ctx)
 	if err != nil {
 		return Room{}, false, mapErr(err)
@@ -52,4 +58,180 @@ func (d *DB) EnsureRoom(ctx context.Context, key, createdBy string) (room Room, 
 	}
 	room, err = d.GetRoom(ctx, key) // created concurrently
 	return room, false, err
+}
+
+// NewRoom is a room to create, with its first members.
+type NewRoom struct {
+	Room
+	Members map[string]string // user id → role; the creator is one of them
+}
+
+// DirectPair returns the direct_pair of two users: their ids sorted, as a JSON array (which
+// no pair of ids can forge, whatever characters they hold).
+func DirectPair(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	pair, _ := json.Marshal([2]string{a, b})
+	return string(pair)
+}
+
+// CreateRoom creates a room and its members, and stores the events built from the room as
+// created. A key that is taken is ErrConflict; a direct room that already exists for the pair
+// is ErrDirectExists, returned with that room.
+func (d *DB) CreateRoom(ctx context.Context, nr NewRoom, events func(Room) ([]Event, error)) (Room, []Appended, error) {
+	r := nr.Room
+	r.ID, r.CreatedAt = newID(), now()
+	if r.Settings == nil {
+		r.Settings = map[string]any{}
+	}
+	var evs []Appended
+	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(&r).Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		for userID, role := range nr.Members {
+			if err := ensureUser(ctx, tx, userID); err != nil {
+				return err
+			}
+			m := Member{RoomID: r.ID, UserID: userID, Role: role, JoinedAt: r.CreatedAt}
+			if _, err := tx.NewInsert().Model(&m).Exec(ctx); err != nil {
+				return mapErr(err)
+			}
+		}
+		list, err := events(r)
+		if err != nil {
+			return err
+		}
+		evs, err = appendEvents(ctx, tx, list)
+		return err
+	})
+	err = mapErr(err)
+	if errors.Is(err, ErrConflict) && r.DirectPair != "" {
+		var existing Room
+		if e := d.bun.NewSelect().Model(&existing).Where("direct_pair = ?", r.DirectPair).Scan(ctx); e == nil {
+			return existing, nil, ErrDirectExists
+		}
+	}
+	return r, evs, err
+}
+
+// ErrDirectExists is returned with the existing room when a direct room is created twice.
+var ErrDirectExists = fmt.Errorf("%w: a direct room for these users exists", ErrConflict)
+
+// RoomPatch is a change to a room; nil fields stay as they are.
+type RoomPatch struct {
+	Name        *string
+	Description *string
+	Private     *bool
+	Settings    map[string]any
+}
+
+// Apply returns r with the patch applied.
+func (p RoomPatch) Apply(r Room) Room {
+	if p.Name != nil {
+		r.Name = *p.Name
+	}
+	if p.Description != nil {
+		r.Description = *p.Description
+	}
+	if p.Private != nil {
+		r.Private = *p.Private
+	}
+	if p.Settings != nil {
+		r.Settings = p.Settings
+	}
+	return r
+}
+
+// UpdateRoom stores a room's editable fields as they are in room, with events.
+func (d *DB) UpdateRoom(ctx context.Context, room Room, events ...Event) ([]Appended, error) {
+	return d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model(&room).Column("name", "description", "private", "settings").WherePK().Exec(ctx)
+		return err
+	}, events...)
+}
+
+// ArchiveRoom marks a room archived and stores events with it.
+func (d *DB) ArchiveRoom(ctx context.Context, room Room, events ...Event) (Room, []Appended, error) {
+	room.ArchivedAt = now()
+	evs, err := d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model(&room).Column("archived_at").WherePK().Where("archived_at IS NULL").Exec(ctx)
+		return err
+	}, events...)
+	return room, evs, err
+}
+
+// RoomSummary is a room as listed for one user.
+type RoomSummary struct {
+	Room        `bun:",extend"`
+	MemberCount int      `bun:"member_count,scanonly"`
+	MyRole      string   `bun:"my_role,scanonly"`
+	Unread      int      `bun:"unread,scanonly"`
+	LastMessage *Message `bun:"-"`
+}
+
+// maxListedRooms bounds GET /api/rooms.
+const maxListedRooms = 500
+
+// ListRooms returns the rooms userID may see — public ones and private ones it is a member of
+// — with member counts, its role and unread count, and the last message of each.
+func (d *DB) ListRooms(ctx context.Context, userID string) ([]RoomSummary, error) {
+	var rooms []RoomSummary
+	err := d.summaries(userID).
+		Where("r.archived_at IS NULL").
+		Where("(r.private = ? OR me.user_id IS NOT NULL)", false).
+		OrderExpr("r.created_at DESC").Limit(maxListedRooms).Scan(ctx, &rooms)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return rooms, d.attachLastMessages(ctx, rooms)
+}
+
+// RoomSummaryOf returns one room as userID sees it.
+func (d *DB) RoomSummaryOf(ctx context.Context, room Room, userID string) (RoomSummary, error) {
+	var rooms []RoomSummary
+	if err := d.summaries(userID).Where("r.id = ?", room.ID).Scan(ctx, &rooms); err != nil {
+		return RoomSummary{}, mapErr(err)
+	}
+	if len(rooms) == 0 {
+		return RoomSummary{}, ErrNotFound
+	}
+	return rooms[0], d.attachLastMessages(ctx, rooms)
+}
+
+func (d *DB) summaries(userID string) *bun.SelectQuery {
+	return d.bun.NewSelect().Model((*Room)(nil)).
+		ColumnExpr("r.*").
+		ColumnExpr("(SELECT count(*) FROM chat_room_members AS m WHERE m.room_id = r.id) AS member_count").
+		ColumnExpr("COALESCE(me.role, '') AS my_role").
+		ColumnExpr(`CASE WHEN me.user_id IS NULL THEN 0 ELSE (SELECT count(*) FROM chat_messages AS cm
+			WHERE cm.room_id = r.id AND cm.deleted_at IS NULL AND cm.user_id <> ? AND cm.seq > me.last_read_seq) END AS unread`, userID).
+		Join("LEFT JOIN chat_room_members AS me ON me.room_id = r.id AND me.user_id = ?", userID)
+}
+
+func (d *DB) attachLastMessages(ctx context.Context, rooms []RoomSummary) error {
+	if len(rooms) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.ID
+	}
+	var last []Message
+	err := d.selectMessages().
+		Where("m.room_id IN (?)", bun.In(ids)).
+		Where(`m.seq = (SELECT max(x.seq) FROM chat_messages AS x WHERE x.room_id = m.room_id AND x.deleted_at IS NULL)`).
+		Scan(ctx, &last)
+	if err != nil {
+		return mapErr(err)
+	}
+	byRoom := make(map[string]*Message, len(last))
+	for i := range last {
+		byRoom[last[i].RoomID] = &last[i]
+	}
+	for i := range rooms {
+		rooms[i].LastMessage = byRoom[rooms[i].ID]
+	}
+	return nil
 }

@@ -121,3 +121,13 @@ CREATE TABLE event_log (
     PRIMARY KEY (topic_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX event_log_created ON event_log (created_at);
+
+-- migrate: 2 rooms, membership and read state
+
+ALTER TABLE chat_room_members ADD COLUMN last_read_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE chat_rooms ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE chat_rooms ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE chat_rooms ADD COLUMN direct_pair TEXT;
+CREATE UNIQUE INDEX chat_rooms_direct_pair ON chat_rooms (direct_pair) WHERE direct_pair IS NOT NULL;
+ALTER TABLE chat_messages ADD COLUMN deleted_by TEXT;
+CREATE INDEX chat_messages_room_seq ON chat_messages (room_id, seq) WHERE deleted_at IS NULL;

@@ -132,10 +132,20 @@ func (c *Conn) abortWrites() {
 
 // Send queues a frame for this connection alone (a reply, a fault).
 func (c *Conn) Send(f *Frame) error {
-	if ok, _ := c.out.push(item{frame: f}); !ok {
+	if !c.push(item{frame: f}) {
 		return ErrClosed
 	}
 	return nil
+}
+
+// push queues it without blocking. When the outbox overflows, the connection is closed as slow
+// and a write blocked on the stalled client is broken off.
+func (c *Conn) push(it item) bool {
+	ok, overflowed := c.out.push(it)
+	if overflowed {
+		c.abortWrites()
+	}
+	return ok
 }
 
 // Touch records client activity.

@@ -28,9 +28,20 @@ type consumer struct {
 	pos     positions
 	batch   []item
 	next    int
-	replay  *control // the subscription whose log is being replayed, if any
-	page    []*Frame // scratch for replay pages
-	cursor  string   // the wire form of pos, cached until pos changes
+	replay  *control         // the subscription whose log is being replayed, if any
+	page    []*Frame         // scratch for replay pages
+	cursor  string           // the wire form of pos, cached until pos changes
+	left    map[int64]uint64 // last delivered offset of topics unsubscribed from
+}
+
+// maxRemembered bounds how many left topics a connection remembers the position of.
+const maxRemembered = 256
+
+func (k *consumer) rememberLeft(topicID int64, offset uint64) {
+	if k.left == nil || len(k.left) >= maxRemembered {
+		k.left = make(map[int64]uint64)
+	}
+	k.left[topicID] = offset
 }
 
 // replayPageSize is how many logged events one replay read fetches.
@@ -49,15 +60,20 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 		dst = append(dst, c.connectedMessage())
 	}
 	for len(dst) < max {
-		if k.replay != nil {
+		if k.replay != nil && !c.out.isClosed() { // a closed connection stops replaying at once
 			var err error
 			if dst, err = c.replayPage(ctx, dst, max-len(dst)); err != nil {
-				c.hub.log.Warn("replay failed", "conn", c.id, "topic", k.replay.topic, "err", err)
-				c.Close(ReasonError)
+				if ctx.Err() != nil {
+					c.Close(ReasonClientGone) // the client left mid-replay
+				} else {
+					c.hub.log.Warn("replay failed", "conn", c.id, "topic", k.replay.topic, "err", err)
+					c.Close(ReasonError)
+				}
 				return dst, ErrClosed
 			}
 			continue
 		}
+		k.replay = nil
 		if k.next < len(k.batch) {
 			it := k.batch[k.next]
 			k.next++
@@ -121,6 +137,9 @@ func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
 	k := &c.cons
 	epoch := c.hub.cfg.Epoch
 	if !ctl.subscribe {
+		if i, ok := k.pos.find(ctl.topicID); ok {
+			k.rememberLeft(ctl.topicID, k.pos[i].Offset)
+		}
 		k.pos.remove(ctl.topicID)
 		k.moved()
 		if ctl.announce {
@@ -134,7 +153,13 @@ func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
 		}
 		return dst
 	}
-	k.pos.set(ctl.topicID, ctl.start)
+	start := ctl.start
+	if prev, ok := k.left[ctl.topicID]; ok && !ctl.replay {
+		// Re-joining a topic this connection left: a replay may have taken it further than
+		// the hub's head, which lags while publishes are in flight. Never go back.
+		start = max(start, prev)
+	}
+	k.pos.set(ctl.topicID, start)
 	k.moved()
 	if ctl.announce {
 		dst = append(dst, c.roomMessage(EventRoomJoined, ctl.topic, ""))

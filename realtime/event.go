@@ -26,6 +26,7 @@ const (
 	EventUserLeft           EventType = "user_left"
 	EventRoomInfo           EventType = "room_info"
 	EventRoomCreated        EventType = "room_created"
+	EventRoomUpdated        EventType = "room_updated" // renamed, settings changed, or archived
 	EventMemberJoined       EventType = "member_joined"
 	EventMemberLeft         EventType = "member_left"
 	EventMessageUpdated     EventType = "chat_message_updated"

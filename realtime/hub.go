@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,17 @@ type Config struct {
 	MaxAge     time.Duration // streams end after MaxAge plus up to 50 % jitter (default 10 min; <0: never)
 	PollLinger time.Duration // a long-poll connection ends when not polled for this long (default 50 s)
 	GapWait    time.Duration // how long an out-of-order frame waits before the log is read (default 100 ms)
-	Logger     *slog.Logger
+
+	PresenceGrace time.Duration // a user leaving a room, or the server, is announced after this (default 5 s)
+	TypingExpiry  time.Duration // a typing start without a stop ends after this (default 5 s)
+	// OnPresence, if set, is told when a user comes online, sets a status, or goes offline
+	// (for the presence table). It is called with presence state locked: it must not block.
+	OnPresence func(PresenceChange)
+	// OnDisconnect, if set, is called once for every connection that Connect returned, when it
+	// is removed (by its transport, expiry or shutdown); Conn.Reason says why. It must not block.
+	OnDisconnect func(*Conn)
+
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -47,6 +58,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.GapWait <= 0 {
 		c.GapWait = 100 * time.Millisecond
+	}
+	if c.PresenceGrace <= 0 {
+		c.PresenceGrace = 5 * time.Second
+	}
+	if c.TypingExpiry <= 0 {
+		c.TypingExpiry = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -75,11 +92,13 @@ type Hub struct {
 		mu     sync.RWMutex // guards topics
 		topics map[string]*topic
 	}
-	conns   registry
-	pulse   *pulse
-	closing atomic.Bool
-	stopped chan struct{}
-	stop    sync.Once
+	conns    registry
+	presence *presence
+	typing   *typing
+	pulse    *pulse
+	closing  atomic.Bool
+	stopped  chan struct{}
+	stop     sync.Once
 }
 
 // New returns a running hub. Call Close when done with it.
@@ -93,6 +112,7 @@ func New(cfg Config) (*Hub, error) {
 		h.shard[i].topics = make(map[string]*topic)
 	}
 	h.conns.init()
+	h.presence, h.typing = newPresence(h), newTyping(h)
 	h.pulse = newPulse(cfg.Heartbeat, h.stopped)
 	return h, nil
 }
@@ -228,7 +248,7 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		userAgent: o.UserAgent, connectedAt: now, hub: h, resumed: o.Resumed,
 		out: newOutbox(h.cfg.QueueSize, h.cfg.QueueBytes), topics: make(map[string]*topic)}
 	c.lastActive.Store(now.UnixNano())
-	h.conns.add(c)
+	h.presence.connect(c.user)
 	for _, s := range o.Subscriptions {
 		ctl := control{subscribe: true, topic: s.Topic, initial: true, reset: s.Reset}
 		if s.From != nil {
@@ -242,6 +262,13 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		c.initial = append(c.initial, registered)
 	}
 	h.armDeadline(c, o.Expires, now)
+	// Visible to lookups only now that it is complete; a Shutdown that began meanwhile did not
+	// see it, so refuse it here.
+	h.conns.add(c)
+	if h.closing.Load() {
+		h.Disconnect(c)
+		return nil, ErrShuttingDown
+	}
 	return c, nil
 }
 
@@ -282,10 +309,12 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 		c.mu.Lock()
 		if c.gone {
 			c.mu.Unlock()
+			h.release(t)
 			return ctl, ErrClosed
 		}
 		if _, ok := c.topics[ctl.topic]; !ok && len(c.topics) >= h.cfg.MaxTopics {
 			c.mu.Unlock()
+			h.release(t) // loaded for nothing: do not keep it
 			return ctl, ErrTooManyTopics
 		}
 		t.mu.Lock()
@@ -299,8 +328,7 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 			ctl.start = t.head
 		}
 		added := t.add(c)
-		ok, _ := c.out.push(item{ctl: &ctl})
-		if !ok {
+		if !c.push(item{ctl: &ctl}) {
 			if added {
 				t.remove(c)
 			}
@@ -312,6 +340,9 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 		t.mu.Unlock()
 		c.topics[ctl.topic] = t
 		c.mu.Unlock()
+		if _, room := RoomOf(ctl.topic); room && added {
+			h.presence.enter(ctl.topic, c.user)
+		}
 		return ctl, nil
 	}
 }
@@ -334,10 +365,13 @@ func (h *Hub) Unsubscribe(c *Conn, topic, why string) error {
 	delete(c.topics, topic)
 	t.mu.Lock()
 	t.remove(c)
-	c.out.push(item{ctl: &control{topic: topic, topicID: t.id, announce: true, why: why}})
+	c.push(item{ctl: &control{topic: topic, topicID: t.id, announce: true, why: why}})
 	t.mu.Unlock()
 	c.mu.Unlock()
 	h.release(t)
+	if _, room := RoomOf(topic); room {
+		h.presence.leave(topic, c.user)
+	}
 	return nil
 }
 
@@ -364,8 +398,26 @@ func (h *Hub) Disconnect(c *Conn) {
 	}
 	for _, t := range topics {
 		h.release(t)
+		if _, room := RoomOf(t.name); room {
+			h.presence.leave(t.name, c.user)
+		}
 	}
+	h.presence.disconnect(c.user)
 	h.conns.remove(c)
+	if fn := h.cfg.OnDisconnect; fn != nil {
+		fn(c)
+	}
+}
+
+// Subscribers returns the connections subscribed to topic on this node.
+func (h *Hub) Subscribers(topic string) []*Conn {
+	t := h.lookup(topic)
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.subs)
 }
 
 // Conn returns the live connection with the given id.

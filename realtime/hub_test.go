@@ -35,14 +35,26 @@ func connect(t *testing.T, h *Hub, user string, subs ...Subscription) *Conn {
 	return c
 }
 
-// receive drains c until it has n messages (beyond those already in got), waiting on Ready.
+// receive drains c until it has n messages other than presence events, waiting on Ready.
 func receive(t *testing.T, c *Conn, n int) []Message {
+	t.Helper()
+	return receiveMatching(t, c, n, func(m Message) bool {
+		return m.Type != EventUserJoined && m.Type != EventUserLeft && m.Type != EventRoomInfo
+	})
+}
+
+// receiveMatching drains c until it has n messages that keep accepts; it drops the others.
+func receiveMatching(t *testing.T, c *Conn, n int, keep func(Message) bool) []Message {
 	t.Helper()
 	var got []Message
 	deadline := time.After(testWait)
 	for len(got) < n {
 		msgs, err := c.Drain(context.Background(), nil, 1000)
-		got = append(got, msgs...)
+		for _, m := range msgs {
+			if keep(m) {
+				got = append(got, m)
+			}
+		}
 		if err != nil {
 			t.Fatalf("drain after %d messages: %v (%s)", len(got), err, c.Reason())
 		}

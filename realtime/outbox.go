@@ -97,9 +97,9 @@ func (o *outbox) take(prev []item) (batch []item, final *Frame, reason CloseReas
 	return batch, nil, 0, false
 }
 
-// pending reports whether items are waiting.
-func (o *outbox) pending() bool {
+// isClosed reports whether the outbox has been closed.
+func (o *outbox) isClosed() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.items) > 0 || o.closed
+	return o.closed
 }

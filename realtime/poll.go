@@ -36,7 +36,10 @@ func (c *Conn) Poll(ctx context.Context, wait time.Duration, max int, expect str
 	c.Touch()
 	defer func() {
 		c.Touch()
-		if c.timer != nil {
+		c.mu.Lock()
+		gone := c.gone
+		c.mu.Unlock()
+		if c.timer != nil && !gone {
 			c.timer.Reset(c.hub.cfg.PollLinger)
 		}
 	}()

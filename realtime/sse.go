@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,8 @@ func SetSSEHeaders(h http.Header) {
 func ServeSSE(ctx context.Context, w http.ResponseWriter, c *Conn, o SSEOptions) error {
 	o.setDefaults()
 	rc := http.NewResponseController(w)
-	c.OnAbort(func() { _ = rc.SetWriteDeadline(time.Unix(1, 0)) })
+	s := sseStream{w: w, rc: rc, timeout: o.WriteTimeout}
+	c.OnAbort(s.abort)
 
 	SetSSEHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
@@ -61,7 +63,6 @@ func ServeSSE(ctx context.Context, w http.ResponseWriter, c *Conn, o SSEOptions)
 	if o.Prelude {
 		buf = append(buf, ssePrelude...)
 	}
-	s := sseStream{w: w, rc: rc, timeout: o.WriteTimeout}
 	err := s.write(buf)
 	putBuf(buf)
 	if err != nil {
@@ -123,11 +124,23 @@ type sseStream struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	aborted atomic.Bool
+}
+
+var errAborted = errors.New("stream aborted: the client stopped reading")
+
+// abort breaks off a write blocked on a stalled client, and every write after it.
+func (s *sseStream) abort() {
+	s.aborted.Store(true)
+	_ = s.rc.SetWriteDeadline(time.Unix(1, 0))
 }
 
 // write sends b and flushes it within the write timeout.
 func (s *sseStream) write(b []byte) error {
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	if s.aborted.Load() { // an abort between the check and the write set the deadline first
+		return errAborted
+	}
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}

@@ -60,9 +60,7 @@ func (t *topic) fanout(f *Frame) {
 		if f.ExceptUser != "" && c.user.ID == f.ExceptUser {
 			continue
 		}
-		if _, overflowed := c.out.push(it); overflowed {
-			c.abortWrites()
-		}
+		c.push(it)
 	}
 }
 
@@ -131,8 +129,15 @@ func (t *topic) firstPending() uint64 {
 func (h *Hub) fillGap(t *topic) {
 	time.Sleep(h.cfg.GapWait)
 	t.mu.Lock()
-	from, to := t.head, t.firstPending()
+	from, to, dead := t.head, t.firstPending(), t.dead
+	if dead {
+		t.filling = false
+		t.pending = nil
+	}
 	t.mu.Unlock()
+	if dead {
+		return // nobody left to deliver to
+	}
 	if to == 0 || to <= from+1 {
 		t.mu.Lock()
 		t.filling = false

@@ -140,7 +140,13 @@ func readClient(ctx context.Context, done context.CancelFunc, ws *websocket.Conn
 	}
 }
 
-func dispatch(ctx context.Context, c *Conn, m ClientMessage, handle func(context.Context, *Conn, ClientMessage) error) error {
+func dispatch(ctx context.Context, c *Conn, m ClientMessage, handle func(context.Context, *Conn, ClientMessage) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // one bad action must not take the server down
+			c.hub.log.Error("panic in a client action", "conn", c.id, "type", m.Type, "panic", r)
+			err = &Fault{Code: "internal", Message: "the server could not carry out this action"}
+		}
+	}()
 	if m.Type == ClientPing {
 		return c.Send(&Frame{Type: EventPong, Payload: mustEncode(Event{Type: EventPong,
 			Data: map[string]string{"ref": m.Ref}})})

@@ -1,0 +1,362 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/db"
+	"switchboard/realtime"
+)
+
+// Limits on room fields.
+const (
+	maxRoomNameChars    = 100
+	maxDescriptionChars = 1000
+	maxSettingsBytes    = 4 << 10
+	maxInitialMembers   = 100
+)
+
+// roomJSON is a room on the wire.
+type roomJSON struct {
+	ID          string         `json:"id"`
+	Key         string         `json:"key"`
+	Name        string         `json:"name"`
+	Type        string         `json:"type"`
+	Private     bool           `json:"private"`
+	Description string         `json:"description,omitempty"`
+	Settings    map[string]any `json:"settings"`
+	CreatedBy   string         `json:"created_by,omitempty"`
+	CreatedAt   string         `json:"created_at"`
+	ArchivedAt  string         `json:"archived_at,omitempty"`
+
+	MemberCount *int         `json:"member_count,omitempty"`
+	MyRole      *string      `json:"my_role,omitempty"`
+	Unread      *int         `json:"unread_count,omitempty"`
+	OnlineCount *int         `json:"online_count,omitempty"`
+	LastMessage *messageJSON `json:"last_message,omitempty"`
+}
+
+func toRoomJSON(r db.Room) roomJSON {
+	out := roomJSON{ID: r.ID, Key: r.Key, Name: r.Name, Type: r.Type, Private: r.Private, Description: r.Description,
+		Settings: r.Settings, CreatedBy: r.CreatedBy, CreatedAt: wireTime(r.CreatedAt)}
+	if out.Settings == nil {
+		out.Settings = map[string]any{}
+	}
+	if !r.ArchivedAt.IsZero() {
+		out.ArchivedAt = wireTime(r.ArchivedAt)
+	}
+	return out
+}
+
+func (s *Server) toSummaryJSON(r db.RoomSummary) roomJSON {
+	out := toRoomJSON(r.Room)
+	online := s.hub.OnlineCount(r.Key)
+	out.MemberCount, out.MyRole, out.Unread, out.OnlineCount = &r.MemberCount, &r.MyRole, &r.Unread, &online
+	if r.LastMessage != nil {
+		m := toMessageJSON(*r.LastMessage)
+		out.LastMessage = &m
+	}
+	return out
+}
+
+// roomFields are the editable fields of a room, as a client sends them.
+type roomFields struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Private     *bool           `json:"private"`
+	Settings    json.RawMessage `json:"settings"`
+}
+
+// check validates the fields that are present and returns the decoded settings.
+func (f roomFields) check() (map[string]any, error) {
+	if f.Name != nil {
+		name := strings.TrimSpace(*f.Name)
+		if name == "" || utf8.RuneCountInString(name) > maxRoomNameChars {
+			return nil, invalid("name", "name must be 1–%d characters", maxRoomNameChars)
+		}
+		*f.Name = name
+	}
+	if f.Description != nil && utf8.RuneCountInString(*f.Description) > maxDescriptionChars {
+		return nil, invalid("description", "description must be at most %d characters", maxDescriptionChars)
+	}
+	if len(f.Settings) == 0 || string(f.Settings) == "null" {
+		return nil, nil
+	}
+	if len(f.Settings) > maxSettingsBytes {
+		return nil, invalid("settings", "settings must be at most %d bytes of JSON", maxSettingsBytes)
+	}
+	var settings map[string]any
+	if err := json.Unmarshal(f.Settings, &settings); err != nil {
+		return nil, invalid("settings", "settings must be a JSON object")
+	}
+	return settings, nil
+}
+
+// handleCreateRoom serves POST /api/rooms {key?, name, type, private?, description?, settings?,
+// members?}. The creator becomes its admin. A direct room is private, between the creator and
+// the one user in members, and unique per pair: creating it again returns it.
+func (s *Server) handleCreateRoom(c echo.Context) error {
+	var body struct {
+		roomFields
+		Key     string   `json:"key"`
+		Type    string   `json:"type"`
+		Members []string `json:"members"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	p := principal(c)
+	if body.Type == "" {
+		body.Type = db.RoomGroup
+	}
+	switch body.Type {
+	case db.RoomGroup, db.RoomSupport:
+		if body.Name == nil {
+			return invalid("name", "name is required")
+		}
+	case db.RoomDirect:
+		others := slices.DeleteFunc(slices.Clone(body.Members), func(id string) bool { return id == p.ID })
+		if len(others) != 1 {
+			return invalid("members", "a direct room needs exactly one other user in members")
+		}
+		body.Members = others
+		if body.Name == nil {
+			name := p.ID + ", " + others[0]
+			body.Name = &name
+		}
+		private := true
+		body.Private = &private
+	default:
+		return invalid("type", "type must be group, direct or support")
+	}
+	settings, err := body.check()
+	if err != nil {
+		return err
+	}
+	if len(body.Members) > maxInitialMembers {
+		return invalid("members", "at most %d members at creation", maxInitialMembers)
+	}
+	for _, id := range body.Members {
+		if err := checkUserID("members", id); err != nil {
+			return err
+		}
+	}
+	room := db.Room{Name: *body.Name, Type: body.Type, Settings: settings, CreatedBy: p.ID}
+	if body.Private != nil {
+		room.Private = *body.Private
+	}
+	if body.Description != nil {
+		room.Description = *body.Description
+	}
+	if body.Type == db.RoomDirect {
+		room.DirectPair = db.DirectPair(p.ID, body.Members[0])
+		room.Key = directKey(room.DirectPair)
+	} else if room.Key = body.Key; room.Key == "" {
+		room.Key = keyFromName(room.Name)
+	}
+	if err := checkRoomKey("key", room.Key); err != nil {
+		return err
+	}
+	members := map[string]string{p.ID: db.RoleAdmin}
+	for _, id := range body.Members {
+		if _, ok := members[id]; !ok {
+			members[id] = db.RoleMember
+			if body.Type == db.RoomDirect {
+				members[id] = db.RoleAdmin
+			}
+		}
+	}
+	ctx := c.Request().Context()
+	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
+		return err
+	}
+	// room_created goes to everyone for a public room, to its members for a private one.
+	visibleTo := []string{realtime.TopicAll}
+	if room.Private {
+		visibleTo = visibleTo[:0]
+		for id := range members {
+			visibleTo = append(visibleTo, realtime.UserTopic(id))
+		}
+	}
+	created, evs, err := s.db.CreateRoom(ctx, db.NewRoom{Room: room, Members: members}, func(r db.Room) ([]db.Event, error) {
+		var events []db.Event
+		for _, topic := range visibleTo {
+			ev, err := newEvent(topic, realtime.EventRoomCreated, r.Key, toRoomJSON(r))
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, ev)
+		}
+		return events, nil
+	})
+	if errors.Is(err, db.ErrDirectExists) {
+		return c.JSON(http.StatusOK, toRoomJSON(created))
+	}
+	if errors.Is(err, db.ErrConflict) {
+		return &Error{Status: http.StatusConflict, Code: "room_exists", Field: "key",
+			Message: "a room with key " + quote(room.Key) + " already exists"}
+	}
+	if err != nil {
+		return err
+	}
+	s.publish(evs...)
+	return c.JSON(http.StatusCreated, toRoomJSON(created))
+}
+
+// keyFromName derives a room key from a display name: lower-case letters and digits, other
+// runs as '-'; a name with none of those gets a random key.
+func keyFromName(name string) string {
+	key := demoUserID(name)
+	var b strings.Builder
+	for _, r := range key {
+		if r < 128 && validRoomKey(string(r)) {
+			b.WriteRune(r)
+		}
+	}
+	key = strings.Trim(b.String(), "-")
+	if len(key) > maxRoomKeyLen {
+		key = key[:maxRoomKeyLen]
+	}
+	if key == "" {
+		var r [6]byte
+		rand.Read(r[:])
+		key = "room-" + hex.EncodeToString(r[:])
+	}
+	return key
+}
+
+// directKey is the key of the direct room of a pair: stable, and free of whatever characters
+// user ids may contain.
+func directKey(pair string) string {
+	sum := sha256.Sum256([]byte(pair))
+	return "dm-" + hex.EncodeToString(sum[:12])
+}
+
+// handleListRooms serves GET /api/rooms: the rooms the caller may see, with member count,
+// online count, last message and the caller's unread count.
+func (s *Server) handleListRooms(c echo.Context) error {
+	rooms, err := s.db.ListRooms(c.Request().Context(), principal(c).ID)
+	if err != nil {
+		return err
+	}
+	out := make([]roomJSON, len(rooms))
+	for i, r := range rooms {
+		out[i] = s.toSummaryJSON(r)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rooms": out})
+}
+
+// handleGetRoom serves GET /api/rooms/:room.
+func (s *Server) handleGetRoom(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	a, err := s.readable(ctx, p, c.Param("room"), false)
+	if err != nil {
+		return err
+	}
+	sum, err := s.db.RoomSummaryOf(ctx, a.room, p.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.toSummaryJSON(sum))
+}
+
+// handleUpdateRoom serves PATCH /api/rooms/:room {name?, description?, private?, settings?}:
+// room admins only; room_updated to the room. Making a room private takes non-members' live
+// connections out of it.
+func (s *Server) handleUpdateRoom(c echo.Context) error {
+	var body roomFields
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	settings, err := body.check()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a, err := s.readable(ctx, principal(c), c.Param("room"), false)
+	if err != nil {
+		return err
+	}
+	if !a.isAdmin() {
+		return forbidden("only the room's admins may change it")
+	}
+	if a.room.Type == db.RoomDirect && body.Private != nil && !*body.Private {
+		return invalid("private", "a direct room stays private")
+	}
+	room := db.RoomPatch{Name: body.Name, Description: body.Description, Private: body.Private, Settings: settings}.Apply(a.room)
+	ev, err := newEvent(realtime.RoomTopic(room.Key), realtime.EventRoomUpdated, room.Key, toRoomJSON(room))
+	if err != nil {
+		return err
+	}
+	evs, err := s.db.UpdateRoom(ctx, room, ev)
+	if err != nil {
+		return err
+	}
+	s.publish(evs...)
+	if room.Private && !a.room.Private {
+		if err := s.evictNonMembers(c, room); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, toRoomJSON(room))
+}
+
+// evictNonMembers takes the live connections of users who are not members out of a room that
+// became private.
+func (s *Server) evictNonMembers(c echo.Context, room db.Room) error {
+	members, err := s.db.ListMembers(c.Request().Context(), room.ID)
+	if err != nil {
+		return err
+	}
+	isMember := make(map[string]bool, len(members))
+	for _, m := range members {
+		isMember[m.UserID] = true
+	}
+	topic := realtime.RoomTopic(room.Key)
+	for _, conn := range s.hub.Subscribers(topic) {
+		if !isMember[conn.User().ID] {
+			_ = s.hub.Unsubscribe(conn, topic, "private")
+		}
+	}
+	return nil
+}
+
+// handleArchiveRoom serves DELETE /api/rooms/:room: room admins archive it. Its history stays;
+// it takes no new messages, and live connections leave it.
+func (s *Server) handleArchiveRoom(c echo.Context) error {
+	ctx := c.Request().Context()
+	a, err := s.readable(ctx, principal(c), c.Param("room"), false)
+	if err != nil {
+		return err
+	}
+	if !a.isAdmin() {
+		return forbidden("only the room's admins may archive it")
+	}
+	archived := a.room
+	archived.ArchivedAt = time.Now().UTC()
+	ev, err := newEvent(realtime.RoomTopic(a.room.Key), realtime.EventRoomUpdated, a.room.Key, toRoomJSON(archived))
+	if err != nil {
+		return err
+	}
+	_, evs, err := s.db.ArchiveRoom(ctx, a.room, ev)
+	if err != nil {
+		return err
+	}
+	s.publish(evs...)
+	topic := realtime.RoomTopic(a.room.Key)
+	for _, conn := range s.hub.Subscribers(topic) {
+		_ = s.hub.Unsubscribe(conn, topic, "archived")
+	}
+	return c.NoContent(http.StatusNoContent)
+}

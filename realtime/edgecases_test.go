@@ -1,0 +1,106 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// A subscription refused for too many topics leaves no topic behind in the hub.
+func TestRefusedSubscribeLeavesNoTopic(t *testing.T) {
+	h := newTestHub(t, newMemStore(), Config{MaxTopics: 2})
+	c := connect(t, h, "u", Subscription{Topic: "room:a"}, Subscription{Topic: "room:b"})
+	for i := range 50 {
+		if err := h.Subscribe(context.Background(), c, RoomTopic(fmt.Sprint("x", i))); !errors.Is(err, ErrTooManyTopics) {
+			t.Fatalf("subscribe %d: %v", i, err)
+		}
+	}
+	if n := h.Stats().Topics; n != 2 {
+		t.Fatalf("%d topics live in the hub, want 2", n)
+	}
+}
+
+// A connection kicked while it replays a long backlog stops replaying at once.
+func TestKickStopsAReplay(t *testing.T) {
+	store := newMemStore()
+	h := newTestHub(t, store, Config{})
+	for i := range 3000 {
+		store.append("room:a", EventChatMessage, chat(i))
+	}
+	zero := uint64(0)
+	c := connect(t, h, "u", Subscription{Topic: "room:a", From: &zero})
+	if _, err := c.Drain(context.Background(), nil, 512); err != nil {
+		t.Fatal(err)
+	}
+	h.Kick("u", "banned")
+	msgs, err := c.Drain(context.Background(), nil, 512)
+	if !errors.Is(err, ErrClosed) || len(seqs(t, msgs)) != 0 || msgs[len(msgs)-1].Type != EventKicked {
+		t.Fatalf("after the kick: %v %v", types(msgs), err)
+	}
+}
+
+// Leaving and re-joining a topic while a replay has read ahead of the hub delivers nothing twice.
+func TestRejoinAfterAReplayDeliversNothingTwice(t *testing.T) {
+	store := newMemStore()
+	h := newTestHub(t, store, Config{})
+	for i := range 5 {
+		store.append("room:a", EventChatMessage, chat(i))
+	}
+	zero := uint64(0)
+	c := connect(t, h, "u", Subscription{Topic: "room:a", From: &zero})
+	connect(t, h, "other", Subscription{Topic: "room:a"}) // keeps the topic live
+	var late []*Frame                                     // committed, not yet published: their requests are between commit and Publish
+	for i := 5; i < 8; i++ {
+		late = append(late, store.append("room:a", EventChatMessage, chat(i)))
+	}
+	if err := h.Unsubscribe(c, "room:a", "left"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Subscribe(context.Background(), c, "room:a"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := c.Drain(context.Background(), nil, 1000)
+	for _, f := range late {
+		h.Publish(f)
+	}
+	more, _ := c.Drain(context.Background(), nil, 1000)
+	if got := seqs(t, append(msgs, more...)); fmt.Sprint(got) != "[0 1 2 3 4 5 6 7]" {
+		t.Fatalf("delivered %v", got)
+	}
+}
+
+// A connection becomes visible to lookups only once Connect has finished with it.
+func TestConnIsFindableOnlyWhenComplete(t *testing.T) {
+	store := newMemStore()
+	h := newTestHub(t, store, Config{})
+	const id = "c_AAAAAAAAAAAAAAAAAAAAAAAA"
+	found := make(chan *Conn, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c, ok := h.Conn(id); ok {
+				found <- c
+				return
+			}
+		}
+	}()
+	c, err := h.Connect(context.Background(), ConnectOptions{ID: id, User: User{ID: "u"}, Transport: TransportPoll,
+		Subscriptions: []Subscription{{Topic: "user:u"}, {Topic: "room:a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Disconnect(c)
+	seen := <-found
+	close(stop)
+	msgs, _, err := seen.Poll(context.Background(), 0, 10, "")
+	if err != nil || msgs[0].Type != EventConnected || !strings.Contains(string(msgs[0].Payload), `"rooms":["a"]`) {
+		t.Fatalf("the connection found first said %v %v", types(msgs), err)
+	}
+}
