@@ -64,6 +64,8 @@ type config struct {
 	wsOrigins       string
 	trustProxy      bool
 	disableWS       bool
+	apiKey          string
+	webhookURL      string
 }
 
 // envFlags defines flags whose defaults come from environment variables, so that a flag
@@ -142,6 +144,8 @@ func parseConfig(args []string) (config, error) {
 	f.str(&c.wsOrigins, "ws-origins", "SWITCHBOARD_WS_ORIGINS", "", "comma-separated cross-origin hosts allowed to open WebSockets (never *)")
 	f.bool(&c.trustProxy, "trust-proxy", "SWITCHBOARD_TRUST_PROXY", false, "take client addresses from X-Forwarded-For")
 	f.bool(&c.disableWS, "disable-websocket", "SWITCHBOARD_DISABLE_WEBSOCKET", false, "refuse WebSocket upgrades (clients fall back to SSE)")
+	f.str(&c.apiKey, "api-key", "SWITCHBOARD_API_KEY", "", "key other backends send as X-API-Key to POST /api/publish")
+	f.str(&c.webhookURL, "escalation-webhook", "SWITCHBOARD_ESCALATION_WEBHOOK", "", "URL that high and critical notifications are POSTed to (an e-mail or push gateway)")
 	if err := f.Parse(args); err != nil {
 		return c, err
 	}
@@ -280,6 +284,8 @@ func runServer(args []string) error {
 		DisableWebSocket: c.disableWS,
 		PollTimeout:      c.pollTimeout,
 		TrustProxy:       c.trustProxy,
+		APIKey:           c.apiKey,
+		Escalation:       api.EscalationConfig{WebhookURL: c.webhookURL},
 		Web:              web.FS(),
 		Logger:           log,
 	}, hub, store)
@@ -302,6 +308,7 @@ func runServer(args []string) error {
 	log.Info("switchboard listening", "addr", ln.Addr().String(), "database", store.Kind(), "node", c.nodeID, "demo", auth.Demo)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	go server.Run(ctx)
 
 	select {
 	case err := <-serveErr:

@@ -144,3 +144,37 @@ ALTER TABLE chat_rooms ADD COLUMN direct_pair TEXT;
 CREATE UNIQUE INDEX chat_rooms_direct_pair ON chat_rooms (direct_pair) WHERE direct_pair IS NOT NULL;
 ALTER TABLE chat_messages ADD COLUMN deleted_by TEXT;
 CREATE INDEX chat_messages_room_seq ON chat_messages (room_id, seq) WHERE deleted_at IS NULL;
+
+-- migrate: 3 notifications, announcements, publishing and audit
+
+-- Roles that may see a logged event, comma-separated; NULL: every subscriber of its topic.
+ALTER TABLE event_log ADD COLUMN audience TEXT;
+
+-- An announcement is published once, when it starts.
+ALTER TABLE system_announcements ADD COLUMN published_at TIMESTAMPTZ;
+CREATE INDEX system_announcements_pending ON system_announcements (starts_at) WHERE published_at IS NULL;
+
+-- High and critical notifications are also delivered to a webhook, at least once, with retries.
+CREATE TABLE notification_outbox (
+    id              UUID PRIMARY KEY,
+    notification_id UUID NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    locked_until    TIMESTAMPTZ,
+    last_error      TEXT,
+    created_at      TIMESTAMPTZ NOT NULL,
+    delivered_at    TIMESTAMPTZ
+);
+CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE status = 'pending';
+
+CREATE TABLE admin_audit (
+    id         UUID PRIMARY KEY,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL DEFAULT '',
+    details    JSONB NOT NULL DEFAULT '{}',
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX admin_audit_created ON admin_audit (created_at DESC);

@@ -164,8 +164,8 @@ func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor strin
 }
 
 // mayResume re-authorizes one topic named in a cursor. Another user's topic is an error (a
-// forged cursor); a role the caller no longer holds or a room it may no longer read is
-// quietly dropped, since a legitimate client can hold such a cursor.
+// forged cursor); a room the caller may no longer read is quietly dropped, since a legitimate
+// client can hold such a cursor.
 func (s *Server) mayResume(ctx context.Context, p Principal, topic string) (bool, error) {
 	if topic == realtime.TopicAll {
 		return true, nil
@@ -175,9 +175,6 @@ func (s *Server) mayResume(ctx context.Context, p Principal, topic string) (bool
 			return false, forbidden("the cursor names another user's events")
 		}
 		return true, nil
-	}
-	if role, ok := realtime.RoleOf(topic); ok {
-		return slices.Contains(p.Roles, role), nil
 	}
 	if key, ok := realtime.RoomOf(topic); ok {
 		_, err := s.readable(ctx, p, key, false)

@@ -18,7 +18,8 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 		return notFound("demo_disabled", "demo sign-in is off: this server accepts tokens from its identity provider")
 	}
 	var body struct {
-		Name string `json:"name"`
+		Name  string `json:"name"`
+		Admin bool   `json:"admin"` // demo only: a token with every administrative permission
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err
@@ -28,14 +29,20 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 	if id == "" || utf8.RuneCountInString(name) > maxDemoNameChars {
 		return invalid("name", "name must be 1–%d characters with at least one letter or digit", maxDemoNameChars)
 	}
-	token, exp, err := s.auth.Issue(Claims{Name: name, RegisteredClaims: registered(id)}, s.auth.cfg.DemoTTL)
+	claims := Claims{Name: name, RegisteredClaims: registered(id)}
+	if body.Admin {
+		claims.Roles = []string{"admin"}
+		claims.Permissions = []string{PermAdminConnections, PermSendNotifications, PermSendAnnouncements, PermPublish}
+	}
+	token, exp, err := s.auth.Issue(claims, s.auth.cfg.DemoTTL)
 	if err != nil {
 		return err
 	}
 	c.SetCookie(&http.Cookie{Name: TokenCookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
 		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
 	return c.JSON(http.StatusOK, map[string]any{
-		"token": token, "expires_at": wireTime(exp), "user": map[string]string{"id": id, "name": name},
+		"token": token, "expires_at": wireTime(exp),
+		"user": map[string]any{"id": id, "name": name, "roles": claims.Roles, "permissions": claims.Permissions},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ type env struct {
 	hub  *realtime.Hub
 	db   *db.DB
 	api  *api.Server
+	stop func() // stops the server and its background work, as a process exit would
 }
 
 // envConfig is a test server's configuration.
@@ -90,19 +92,26 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { a.Run(ctx); close(ran) }()
 	srv := httptest.NewUnstartedServer(a.Handler())
 	if cfg.smallSendBuffers {
 		srv.Listener = sndbufListener{srv.Listener}
 	}
 	srv.Start()
-	t.Cleanup(func() {
+	e := &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a}
+	e.stop = sync.OnceFunc(func() {
+		stopRun()
+		<-ran
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		a.Shutdown(ctx, 0)
 		srv.Close()
 		hub.Close()
 	})
-	return &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a}
+	t.Cleanup(e.stop)
+	return e
 }
 
 // via returns a copy of e whose clients go through the proxy at base.
@@ -127,7 +136,19 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 // token returns a valid token for a user.
 func (e *env) token(sub, name string, roles ...string) string {
 	e.t.Helper()
-	c := api.Claims{Name: name, Roles: roles}
+	return e.tokenWith(api.Claims{Name: name, Roles: roles}, sub)
+}
+
+// admin returns a token with every administrative permission.
+func (e *env) admin(sub string) string {
+	e.t.Helper()
+	return e.tokenWith(api.Claims{Name: sub, Roles: []string{"admin"}, Permissions: []string{api.PermAdminConnections,
+		api.PermSendNotifications, api.PermSendAnnouncements, api.PermPublish}}, sub)
+}
+
+// tokenWith returns a token with the given claims for sub.
+func (e *env) tokenWith(c api.Claims, sub string) string {
+	e.t.Helper()
 	c.Subject = sub
 	tok, _, err := api.IssueToken(testSecret, c, time.Hour)
 	if err != nil {
@@ -529,4 +550,13 @@ func (l sndbufListener) Accept() (net.Conn, error) {
 		tc.SetWriteBuffer(4096)
 	}
 	return c, err
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -88,7 +88,7 @@ func (s *Server) postMessage(ctx context.Context, p Principal, key, content, cli
 func (s *Server) publish(evs ...db.Appended) {
 	for _, ev := range evs {
 		s.hub.Publish(&realtime.Frame{Topic: ev.Topic, TopicID: ev.TopicID, Offset: ev.Offset,
-			Type: realtime.EventType(ev.Type), Payload: ev.Envelope})
+			Type: realtime.EventType(ev.Type), Payload: ev.Envelope, Audience: ev.Audience})
 	}
 }
 

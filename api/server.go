@@ -31,7 +31,12 @@ type Config struct {
 	BodyLimit        string        // largest REST request body (default "64KB")
 	TrustProxy       bool          // take client addresses from X-Forwarded-For
 	Web              fs.FS         // static web app served at /; nil serves nothing
-	Logger           *slog.Logger
+	// APIKey, when set, lets other backends call POST /api/publish with an X-API-Key header.
+	APIKey     string
+	Escalation EscalationConfig
+	// AnnouncementCheck is how often scheduled announcements are looked for (default 1 s).
+	AnnouncementCheck time.Duration
+	Logger            *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -44,16 +49,20 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.AnnouncementCheck <= 0 {
+		c.AnnouncementCheck = time.Second
+	}
 }
 
 // Server is the HTTP API over one hub and one database.
 type Server struct {
-	cfg  Config
-	e    *echo.Echo
-	hub  *realtime.Hub
-	db   *db.DB
-	auth *Authenticator
-	log  *slog.Logger
+	cfg      Config
+	e        *echo.Echo
+	hub      *realtime.Hub
+	db       *db.DB
+	auth     *Authenticator
+	escalate *escalator
+	log      *slog.Logger
 }
 
 // New builds the API.
@@ -63,9 +72,26 @@ func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger}
+	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger,
+		escalate: newEscalator(cfg.Escalation, store, cfg.Logger)}
 	s.routes()
 	return s, nil
+}
+
+// Run does the server's background work until ctx ends: it publishes scheduled announcements
+// when they start and delivers escalated notifications to the webhook.
+func (s *Server) Run(ctx context.Context) {
+	go s.escalate.run(ctx)
+	t := time.NewTicker(s.cfg.AnnouncementCheck)
+	defer t.Stop()
+	for {
+		s.publishDueAnnouncements(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Handler returns the server's http.Handler.
@@ -115,6 +141,20 @@ func (s *Server) routes() {
 	authed.POST("/rooms/:room/members", s.handleAddMember)
 	authed.DELETE("/rooms/:room/members/:user", s.handleRemoveMember)
 	authed.GET("/rooms/:room/presence", s.handleRoomPresence)
+	authed.GET("/notifications", s.handleListNotifications)
+	authed.GET("/notifications/unread-count", s.handleUnreadCount)
+	authed.PATCH("/notifications/mark-all-read", s.handleMarkAllNotificationsRead)
+	authed.PATCH("/notifications/:id/read", s.handleMarkNotificationRead)
+	authed.GET("/announcements/active", s.handleActiveAnnouncements)
+	api.POST("/publish", s.handlePublish, s.requirePublisher)
+
+	admin := authed.Group("/admin")
+	admin.GET("/connections", s.handleAdminConnections, requirePermission(PermAdminConnections))
+	admin.DELETE("/users/:user/connections", s.handleKick, requirePermission(PermAdminConnections))
+	admin.GET("/stats", s.handleAdminStats, requirePermission(PermAdminConnections))
+	admin.GET("/audit", s.handleAuditLog, requirePermission(PermAdminConnections))
+	admin.POST("/notifications", s.handleAdminNotify, requirePermission(PermSendNotifications))
+	admin.POST("/announcements", s.handleCreateAnnouncement, requirePermission(PermSendAnnouncements))
 	authed.PUT("/presence", s.handleSetPresence)
 	authed.POST("/rooms/:room/read", s.handleMarkRead)
 	authed.PATCH("/rooms/:room/messages/:id", s.handleEditMessage)

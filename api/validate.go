@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -125,4 +126,16 @@ func messageID(field, raw string) (string, error) {
 		return "", invalid(field, "%s must be the id of a message", field)
 	}
 	return id.String(), nil
+}
+
+// parseTime parses an optional RFC 3339 timestamp from a request field.
+func parseTime(field, raw string) (time.Time, error) {
+	if raw == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return time.Time{}, invalid(field, "%s must be an RFC 3339 timestamp such as 2026-11-26T12:00:00Z", field)
+	}
+	return t.UTC(), nil
 }

@@ -19,6 +19,7 @@ type Appended struct {
 	Offset   uint64
 	Type     string
 	Envelope []byte
+	Audience []string
 }
 
 type logRow struct {
@@ -27,6 +28,7 @@ type logRow struct {
 	Seq           uint64    `bun:"seq"`
 	Type          string    `bun:"type"`
 	Envelope      string    `bun:"envelope"`
+	Audience      string    `bun:"audience,nullzero"` // roles, comma-separated; NULL: everyone
 	CreatedAt     time.Time `bun:"created_at"`
 }
 
@@ -58,6 +60,7 @@ type Event struct {
 	Topic    string
 	Type     string
 	Envelope []byte
+	Audience []string // roles that may see it; empty: every subscriber of Topic
 }
 
 // appendEvents stores events within tx and returns them with their offsets, in input order.
@@ -85,8 +88,9 @@ func appendEvents(ctx context.Context, tx bun.IDB, events []Event) ([]Appended, 
 		for k, i := range order[start:end] {
 			ev := events[i]
 			off := first + uint64(k)
-			rows = append(rows, logRow{TopicID: id, Seq: off, Type: ev.Type, Envelope: string(ev.Envelope), CreatedAt: at})
-			out[i] = Appended{Topic: topic, TopicID: id, Offset: off, Type: ev.Type, Envelope: ev.Envelope}
+			rows = append(rows, logRow{TopicID: id, Seq: off, Type: ev.Type, Envelope: string(ev.Envelope),
+				Audience: strings.Join(ev.Audience, ","), CreatedAt: at})
+			out[i] = Appended{Topic: topic, TopicID: id, Offset: off, Type: ev.Type, Envelope: ev.Envelope, Audience: ev.Audience}
 		}
 		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 			return nil, mapErr(err)
@@ -140,7 +144,7 @@ func (d *DB) LoadTopic(ctx context.Context, name string) (int64, uint64, error) 
 // ReadTopic calls fn for up to limit logged events of topic id after offset, in order, and
 // returns the topic's head and trimmed offsets. It satisfies realtime.Store.
 func (d *DB) ReadTopic(ctx context.Context, id int64, after uint64, limit int,
-	fn func(offset uint64, typ string, payload []byte)) (head, trimmed uint64, err error) {
+	fn func(offset uint64, typ string, payload []byte, audience string)) (head, trimmed uint64, err error) {
 	err = d.bun.NewRaw("SELECT head, trimmed_to FROM topics WHERE id = ?", id).Scan(ctx, &head, &trimmed)
 	if err != nil {
 		return 0, 0, mapErr(err)
@@ -149,21 +153,22 @@ func (d *DB) ReadTopic(ctx context.Context, id int64, after uint64, limit int,
 		return head, trimmed, nil
 	}
 	rows, err := d.bun.QueryContext(ctx,
-		"SELECT seq, type, envelope FROM event_log WHERE topic_id = ? AND seq > ? ORDER BY seq LIMIT ?", id, after, limit)
+		"SELECT seq, type, envelope, COALESCE(audience, '') FROM event_log WHERE topic_id = ? AND seq > ? ORDER BY seq LIMIT ?", id, after, limit)
 	if err != nil {
 		return 0, 0, mapErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			seq uint64
-			typ string
-			env string
+			seq      uint64
+			typ      string
+			env      string
+			audience string
 		)
-		if err := rows.Scan(&seq, &typ, &env); err != nil {
+		if err := rows.Scan(&seq, &typ, &env, &audience); err != nil {
 			return 0, 0, mapErr(err)
 		}
-		fn(seq, typ, []byte(env))
+		fn(seq, typ, []byte(env), audience)
 	}
 	return head, trimmed, mapErr(rows.Err())
 }

@@ -43,7 +43,7 @@ func TestAppendAssignsGaplessOffsetsInCommitOrder(t *testing.T) {
 		}
 		var offsets []uint64
 		lastPerWriter := map[string]int{}
-		_, _, err = d.ReadTopic(ctx, id, 0, 1000, func(offset uint64, typ string, payload []byte) {
+		_, _, err = d.ReadTopic(ctx, id, 0, 1000, func(offset uint64, typ string, payload []byte, _ string) {
 			offsets = append(offsets, offset)
 			var w, i int
 			fmt.Sscanf(string(payload), `{"w":%d,"i":%d}`, &w, &i)
@@ -77,7 +77,7 @@ func TestReadTopicPagesAndReportsHead(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []uint64
-		head, trimmed, err := d.ReadTopic(ctx, id, 2, 2, func(offset uint64, typ string, payload []byte) {
+		head, trimmed, err := d.ReadTopic(ctx, id, 2, 2, func(offset uint64, typ string, payload []byte, _ string) {
 			got = append(got, offset)
 			if typ != "notification" {
 				t.Errorf("type = %q", typ)
@@ -212,7 +212,7 @@ func TestTrimKeepsTheNewestEventsAndMarksTheCut(t *testing.T) {
 		}
 		id, _, _ := d.LoadTopic(ctx, "room:busy")
 		var got []uint64
-		head, trimmed, err := d.ReadTopic(ctx, id, 0, 100, func(offset uint64, _ string, _ []byte) { got = append(got, offset) })
+		head, trimmed, err := d.ReadTopic(ctx, id, 0, 100, func(offset uint64, _ string, _ []byte, _ string) { got = append(got, offset) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestTrimKeepsTheNewestEventsAndMarksTheCut(t *testing.T) {
 			t.Fatal(err)
 		}
 		quiet, _, _ := d.LoadTopic(ctx, "room:quiet")
-		head, trimmed, _ = d.ReadTopic(ctx, quiet, 0, 100, func(uint64, string, []byte) { t.Error("an expired event survived") })
+		head, trimmed, _ = d.ReadTopic(ctx, quiet, 0, 100, func(uint64, string, []byte, string) { t.Error("an expired event survived") })
 		if head != 1 || trimmed != 1 {
 			t.Fatalf("quiet topic head %d trimmed %d", head, trimmed)
 		}

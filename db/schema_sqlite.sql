@@ -131,3 +131,34 @@ ALTER TABLE chat_rooms ADD COLUMN direct_pair TEXT;
 CREATE UNIQUE INDEX chat_rooms_direct_pair ON chat_rooms (direct_pair) WHERE direct_pair IS NOT NULL;
 ALTER TABLE chat_messages ADD COLUMN deleted_by TEXT;
 CREATE INDEX chat_messages_room_seq ON chat_messages (room_id, seq) WHERE deleted_at IS NULL;
+
+-- migrate: 3 notifications, announcements, publishing and audit
+
+ALTER TABLE event_log ADD COLUMN audience TEXT;
+
+ALTER TABLE system_announcements ADD COLUMN published_at TIMESTAMP;
+CREATE INDEX system_announcements_pending ON system_announcements (starts_at) WHERE published_at IS NULL;
+
+CREATE TABLE notification_outbox (
+    id              TEXT PRIMARY KEY,
+    notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    locked_until    TIMESTAMP,
+    last_error      TEXT,
+    created_at      TIMESTAMP NOT NULL,
+    delivered_at    TIMESTAMP
+);
+CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE status = 'pending';
+
+CREATE TABLE admin_audit (
+    id         TEXT PRIMARY KEY,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL DEFAULT '',
+    details    TEXT NOT NULL DEFAULT '{}',
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX admin_audit_created ON admin_audit (created_at DESC);

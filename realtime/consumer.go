@@ -130,6 +130,9 @@ func (c *Conn) apply(it item, dst []Message) []Message {
 	}
 	k.pos[i].Offset = f.Offset
 	k.moved()
+	if !f.visibleTo(c.user) {
+		return dst // not for this user: the position passes over it
+	}
 	return append(dst, Message{Type: f.Type, Cursor: k.currentCursor(c.hub.cfg.Epoch), Payload: f.Payload})
 }
 
@@ -186,9 +189,9 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 	limit := min(room, replayPageSize)
 	k.page = k.page[:0]
 	head, trimmed, err := c.hub.cfg.Store.ReadTopic(ctx, job.topicID, after, limit,
-		func(offset uint64, typ string, payload []byte) {
+		func(offset uint64, typ string, payload []byte, audience string) {
 			k.page = append(k.page, &Frame{Topic: job.topic, TopicID: job.topicID, Offset: offset,
-				Type: EventType(typ), Payload: payload})
+				Type: EventType(typ), Payload: payload, Audience: ParseAudience(audience)})
 		})
 	if err != nil {
 		return dst, fmt.Errorf("reading %s after %d: %w", job.topic, after, err)
@@ -208,7 +211,9 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 	for _, f := range k.page {
 		k.pos[i].Offset = f.Offset
 		k.moved()
-		dst = append(dst, Message{Type: f.Type, Cursor: k.currentCursor(epoch), Payload: f.Payload})
+		if f.visibleTo(c.user) {
+			dst = append(dst, Message{Type: f.Type, Cursor: k.currentCursor(epoch), Payload: f.Payload})
+		}
 	}
 	if len(k.page) < limit {
 		k.replay = nil // caught up with the log; live frames take over

@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,7 @@ const (
 	EventMessageUpdated     EventType = "chat_message_updated"
 	EventMessageDeleted     EventType = "chat_message_deleted"
 	EventReadReceipt        EventType = "read_receipt"
+	EventNotificationRead   EventType = "notification_read" // read state changed: every tab's badge agrees
 	EventReset              EventType = "reset"
 	EventFault              EventType = "fault"
 	EventKicked             EventType = "kicked"
@@ -93,6 +96,33 @@ type Frame struct {
 	// ExceptUser, when set, keeps the frame from that user's connections (a typing indicator is
 	// not echoed to its sender).
 	ExceptUser string
+	// Audience, when set, limits a frame to users holding one of these roles. Others' cursors
+	// pass over it without delivering it, live and on replay alike.
+	Audience []string
+}
+
+// visibleTo reports whether u may receive f.
+func (f *Frame) visibleTo(u User) bool {
+	if len(f.Audience) == 0 {
+		return true
+	}
+	for _, r := range f.Audience {
+		if slices.Contains(u.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// AudienceString is the stored form of an audience: roles joined by commas ("" = everyone).
+func AudienceString(roles []string) string { return strings.Join(roles, ",") }
+
+// ParseAudience is the inverse of AudienceString.
+func ParseAudience(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // Durable reports whether f has a place in its topic's log and so moves the cursor.

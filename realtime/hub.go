@@ -98,7 +98,10 @@ type Hub struct {
 	pulse    *pulse
 	closing  atomic.Bool
 	stopped  chan struct{}
-	stop     sync.Once
+
+	published meter         // frames published
+	delivered atomic.Uint64 // frames handed to subscribers' outboxes
+	stop      sync.Once
 }
 
 // New returns a running hub. Call Close when done with it.
@@ -202,11 +205,15 @@ func (h *Hub) release(t *topic) {
 func (h *Hub) Publish(f *Frame) {
 	t := h.lookup(f.Topic)
 	if t == nil {
+		h.published.mark(1)
 		return // nobody here listens
 	}
 	t.mu.Lock()
 	fill := t.publish(f)
+	n := len(t.subs)
 	t.mu.Unlock()
+	h.published.mark(1)
+	h.delivered.Add(uint64(n))
 	if fill {
 		go h.fillGap(t)
 	}
@@ -442,17 +449,22 @@ func (h *Hub) Kick(userID, reason string) int {
 	return len(conns)
 }
 
-// Stats counts what the hub holds.
+// Stats counts what the hub holds and does.
 type Stats struct {
-	Connections int               `json:"connections"`
-	ByTransport map[Transport]int `json:"by_transport"`
-	Topics      int               `json:"topics"`
-	Rooms       int               `json:"rooms"`
+	Connections     int               `json:"connections"`
+	ByTransport     map[Transport]int `json:"by_transport"`
+	Topics          int               `json:"topics"`
+	Rooms           int               `json:"rooms"`
+	EventsPerSecond float64           `json:"events_per_second"` // published, over the last 10 s
+	Delivered       uint64            `json:"delivered_total"`   // frames handed to subscribers
 }
 
 // Stats returns current counts.
 func (h *Hub) Stats() Stats {
-	st := Stats{ByTransport: make(map[Transport]int)}
+	st := Stats{ByTransport: make(map[Transport]int), EventsPerSecond: h.published.rate(10), Delivered: h.delivered.Load()}
+	for _, tr := range []Transport{TransportSSE, TransportWS, TransportPoll} {
+		st.ByTransport[tr] = 0
+	}
 	for _, c := range h.conns.all() {
 		st.Connections++
 		st.ByTransport[c.transport]++

@@ -15,9 +15,10 @@ type memStore struct {
 }
 
 type storedEvent struct {
-	offset  uint64
-	typ     string
-	payload []byte
+	offset   uint64
+	typ      string
+	payload  []byte
+	audience string
 }
 
 func newMemStore() *memStore {
@@ -41,8 +42,19 @@ func (s *memStore) append(topic string, typ EventType, data any) *Frame {
 	defer s.mu.Unlock()
 	id := s.topicID(topic)
 	off := uint64(len(s.log[id])) + s.trimmed[id] + 1
-	s.log[id] = append(s.log[id], storedEvent{off, string(typ), payload})
+	s.log[id] = append(s.log[id], storedEvent{off, string(typ), payload, ""})
 	return &Frame{Topic: topic, TopicID: id, Offset: off, Type: typ, Payload: payload}
+}
+
+// appendFor commits an event for an audience of roles.
+func (s *memStore) appendFor(topic string, typ EventType, data any, roles ...string) *Frame {
+	f := s.append(topic, typ, data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	events := s.log[f.TopicID]
+	events[len(events)-1].audience = AudienceString(roles)
+	f.Audience = roles
+	return f
 }
 
 // trim drops a topic's events up to and including offset.
@@ -71,14 +83,14 @@ func (s *memStore) LoadTopic(_ context.Context, name string) (int64, uint64, err
 }
 
 func (s *memStore) ReadTopic(_ context.Context, id int64, after uint64, limit int,
-	fn func(offset uint64, typ string, payload []byte)) (uint64, uint64, error) {
+	fn func(offset uint64, typ string, payload []byte, audience string)) (uint64, uint64, error) {
 	s.mu.Lock()
 	events := s.log[id]
 	head, trimmed := s.head(id), s.trimmed[id]
 	s.mu.Unlock()
 	for _, e := range events {
 		if e.offset > after && limit > 0 {
-			fn(e.offset, e.typ, e.payload)
+			fn(e.offset, e.typ, e.payload, e.audience)
 			limit--
 		}
 	}

@@ -13,10 +13,11 @@ type Store interface {
 	LoadTopic(ctx context.Context, name string) (id int64, head uint64, err error)
 
 	// ReadTopic calls fn, in offset order, for at most limit logged events of topic id whose
-	// offset is greater than after. It returns the topic's head and the highest offset that
-	// retention has trimmed from the log (0 when nothing was trimmed).
+	// offset is greater than after; audience is the event's stored AudienceString. It returns
+	// the topic's head and the highest offset that retention has trimmed from the log (0 when
+	// nothing was trimmed).
 	ReadTopic(ctx context.Context, id int64, after uint64, limit int,
-		fn func(offset uint64, typ string, payload []byte)) (head, trimmed uint64, err error)
+		fn func(offset uint64, typ string, payload []byte, audience string)) (head, trimmed uint64, err error)
 
 	// TopicNames resolves durable topic ids, as named in a cursor, to topic names. Unknown ids
 	// are absent from the result.

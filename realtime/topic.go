@@ -148,8 +148,9 @@ func (h *Hub) fillGap(t *topic) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var got []*Frame
-	_, _, err := h.cfg.Store.ReadTopic(ctx, t.id, from, int(to-from-1), func(offset uint64, typ string, payload []byte) {
-		got = append(got, &Frame{Topic: t.name, TopicID: t.id, Offset: offset, Type: EventType(typ), Payload: payload})
+	_, _, err := h.cfg.Store.ReadTopic(ctx, t.id, from, int(to-from-1), func(offset uint64, typ string, payload []byte, audience string) {
+		got = append(got, &Frame{Topic: t.name, TopicID: t.id, Offset: offset, Type: EventType(typ), Payload: payload,
+			Audience: ParseAudience(audience)})
 	})
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -7,7 +7,6 @@ const (
 	TopicAll         = "all"
 	roomTopicPrefix  = "room:"
 	userTopicPrefix  = "user:"
-	roleTopicPrefix  = "role:"
 	maxTopicNameSize = 200
 )
 
@@ -17,25 +16,15 @@ func RoomTopic(key string) string { return roomTopicPrefix + key }
 // UserTopic returns the topic of one user's private events.
 func UserTopic(userID string) string { return userTopicPrefix + userID }
 
-// RoleTopic returns the topic of everyone holding a role.
-func RoleTopic(role string) string { return roleTopicPrefix + role }
-
 // RoomOf returns the room key of a room topic.
 func RoomOf(topic string) (key string, ok bool) { return strings.CutPrefix(topic, roomTopicPrefix) }
 
 // UserOf returns the user id of a user topic.
 func UserOf(topic string) (userID string, ok bool) { return strings.CutPrefix(topic, userTopicPrefix) }
 
-// RoleOf returns the role of a role topic.
-func RoleOf(topic string) (role string, ok bool) { return strings.CutPrefix(topic, roleTopicPrefix) }
-
-// DefaultTopics are the topics every connection of u is subscribed to: its own user topic,
-// the topics of its roles, and "all".
+// DefaultTopics are the topics every connection of u is subscribed to: its own user topic and
+// "all". Events for roles go to "all" with an Audience, so that a user holding several of the
+// roles gets each event once.
 func DefaultTopics(u User) []string {
-	topics := make([]string, 0, 2+len(u.Roles))
-	topics = append(topics, UserTopic(u.ID), TopicAll)
-	for _, r := range u.Roles {
-		topics = append(topics, RoleTopic(r))
-	}
-	return topics
+	return []string{UserTopic(u.ID), TopicAll}
 }
