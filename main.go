@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -66,6 +67,13 @@ type config struct {
 	disableWS       bool
 	apiKey          string
 	webhookURL      string
+	jwtKeys         string
+	jwtIssuer       string
+	jwtAudience     string
+	corsOrigins     string
+	rateLimits      string
+	maxConnsPerUser int
+	maxConns        int
 }
 
 // envFlags defines flags whose defaults come from environment variables, so that a flag
@@ -145,6 +153,13 @@ func parseConfig(args []string) (config, error) {
 	f.bool(&c.trustProxy, "trust-proxy", "SWITCHBOARD_TRUST_PROXY", false, "take client addresses from X-Forwarded-For")
 	f.bool(&c.disableWS, "disable-websocket", "SWITCHBOARD_DISABLE_WEBSOCKET", false, "refuse WebSocket upgrades (clients fall back to SSE)")
 	f.str(&c.apiKey, "api-key", "SWITCHBOARD_API_KEY", "", "key other backends send as X-API-Key to POST /api/publish")
+	f.str(&c.jwtKeys, "jwt-keys", "SWITCHBOARD_JWT_KEYS", "", `JSON file of further verification keys for rotation: [{"kid","alg":"HS256|RS256|EdDSA","secret"|"public_key_file"}]`)
+	f.str(&c.jwtIssuer, "jwt-issuer", "SWITCHBOARD_JWT_ISSUER", "", "when set, tokens must carry this iss")
+	f.str(&c.jwtAudience, "jwt-audience", "SWITCHBOARD_JWT_AUDIENCE", "", "when set, tokens must carry this aud")
+	f.str(&c.corsOrigins, "cors-origins", "SWITCHBOARD_CORS_ORIGINS", "", "comma-separated origins of web apps on other hosts allowed to call REST and SSE")
+	f.str(&c.rateLimits, "rate-limits", "SWITCHBOARD_RATE_LIMITS", "", `per-user limits as "messages=10/20,typing=5/10,joins=20/50,presence=2/5" (rate per second/burst; per connection: half), or "off"`)
+	f.int(&c.maxConnsPerUser, "max-conns-per-user", "SWITCHBOARD_MAX_CONNS_PER_USER", 20, "live connections one user may hold")
+	f.int(&c.maxConns, "max-conns", "SWITCHBOARD_MAX_CONNS", 50_000, "live connections on this node")
 	f.str(&c.webhookURL, "escalation-webhook", "SWITCHBOARD_ESCALATION_WEBHOOK", "", "URL that high and critical notifications are POSTed to (an e-mail or push gateway)")
 	if err := f.Parse(args); err != nil {
 		return c, err
@@ -208,7 +223,15 @@ func authConfig(ctx context.Context, c config, store *db.DB, log *slog.Logger) (
 		}
 		ac.PublicKey = key
 	}
-	if c.jwtSecret != "" || c.jwtPublicKey != "" {
+	ac.Issuer, ac.Audience = c.jwtIssuer, c.jwtAudience
+	if c.jwtKeys != "" {
+		keys, err := readKeys(c.jwtKeys)
+		if err != nil {
+			return ac, err
+		}
+		ac.Keys = keys
+	}
+	if c.jwtSecret != "" || c.jwtPublicKey != "" || c.jwtKeys != "" {
 		return ac, nil
 	}
 	secret, err := demoSecret(ctx, store)
@@ -228,6 +251,70 @@ func demoSecret(ctx context.Context, store *db.DB) ([]byte, error) {
 		return hex.EncodeToString(b[:])
 	})
 	return []byte(s), err
+}
+
+// readKeys reads the --jwt-keys file.
+func readKeys(path string) ([]api.Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the JWT keys: %w", err)
+	}
+	var entries []struct {
+		Kid           string `json:"kid"`
+		Alg           string `json:"alg"`
+		Secret        string `json:"secret"`
+		PublicKeyFile string `json:"public_key_file"`
+	}
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	keys := make([]api.Key, 0, len(entries))
+	for _, e := range entries {
+		k := api.Key{ID: e.Kid, Alg: e.Alg, Material: []byte(e.Secret)}
+		if e.PublicKeyFile != "" {
+			if k.Material, err = readPublicKey(e.PublicKeyFile); err != nil {
+				return nil, err
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// parseLimits reads --rate-limits: "messages=10/20,typing=5/10,…" sets per-user limits, with
+// per-connection limits at half; "off" lifts them (for benchmarks).
+func parseLimits(spec string, cfg *api.LimitsConfig) error {
+	if spec == "" {
+		return nil
+	}
+	if spec == "off" {
+		unlimited := api.ActionLimit{User: api.Limit{Rate: 1e9, Burst: 1e9}, Conn: api.Limit{Rate: 1e9, Burst: 1e9}}
+		cfg.Messages, cfg.Typing, cfg.Joins, cfg.Presence = unlimited, unlimited, unlimited, unlimited
+		return nil
+	}
+	for _, part := range splitList(spec) {
+		name, value, _ := strings.Cut(part, "=")
+		r, b, _ := strings.Cut(value, "/")
+		rate, err1 := strconv.ParseFloat(r, 64)
+		burst, err2 := strconv.Atoi(b)
+		if err1 != nil || err2 != nil || rate <= 0 || burst < 1 {
+			return fmt.Errorf("--rate-limits: %q is not name=rate/burst", part)
+		}
+		l := api.ActionLimit{User: api.Limit{Rate: rate, Burst: burst}, Conn: api.Limit{Rate: rate / 2, Burst: max(1, burst/2)}}
+		switch name {
+		case "messages":
+			cfg.Messages = l
+		case "typing":
+			cfg.Typing = l
+		case "joins":
+			cfg.Joins = l
+		case "presence":
+			cfg.Presence = l
+		default:
+			return fmt.Errorf("--rate-limits: unknown action %q (messages, typing, joins, presence)", name)
+		}
+	}
+	return nil
 }
 
 func readPublicKey(path string) (any, error) {
@@ -270,13 +357,17 @@ func runServer(args []string) error {
 	hcfg := realtime.Config{Store: store, Epoch: store.Epoch(), QueueSize: c.queueSize,
 		QueueBytes: c.queueBytes, MaxTopics: c.maxTopics, Heartbeat: c.heartbeat, MaxAge: c.maxStreamAge,
 		PollLinger: 2 * c.pollTimeout, Logger: log}
-	api.RecordTo(store, &hcfg)
+	metrics := api.Wire(store, &hcfg)
 	hub, err := realtime.New(hcfg)
 	if err != nil {
 		return err
 	}
 	defer hub.Close()
 	go store.RunRetention(ctx, db.Retention{MaxAge: c.retentionAge, MaxEvents: c.retentionEvents}, time.Minute)
+	limits := api.LimitsConfig{MaxConnsPerUser: c.maxConnsPerUser, MaxConns: c.maxConns}
+	if err := parseLimits(c.rateLimits, &limits); err != nil {
+		return err
+	}
 	server, err := api.New(api.Config{
 		Auth:             auth,
 		SSE:              realtime.SSEOptions{Retry: c.sseRetry, Prelude: c.ssePrelude, WriteTimeout: c.writeTimeout},
@@ -285,6 +376,9 @@ func runServer(args []string) error {
 		PollTimeout:      c.pollTimeout,
 		TrustProxy:       c.trustProxy,
 		APIKey:           c.apiKey,
+		CORSOrigins:      splitList(c.corsOrigins),
+		Limits:           limits,
+		Metrics:          metrics,
 		Escalation:       api.EscalationConfig{WebhookURL: c.webhookURL},
 		Web:              web.FS(),
 		Logger:           log,

@@ -24,11 +24,46 @@ type AuthConfig struct {
 	// PublicKey, when set, verifies tokens of an external identity provider: an *rsa.PublicKey
 	// for RS256 or an ed25519.PublicKey for EdDSA.
 	PublicKey crypto.PublicKey
+	// Keys are further verification keys, named by kid for rotation: a token naming a kid is
+	// checked against that key only, with that key's algorithm only.
+	Keys     []Key
+	Issuer   string // when set, tokens must carry this iss
+	Audience string // when set, tokens must carry this aud
 	// Demo enables POST /api/auth/demo, which hands out tokens to anyone. Only for a server
 	// running without a configured secret.
 	Demo    bool
 	DemoTTL time.Duration // lifetime of demo tokens (default 24 h)
 	Leeway  time.Duration // clock skew tolerated on exp and nbf (default 30 s)
+}
+
+// Key is one verification key and the one algorithm it accepts.
+type Key struct {
+	ID  string // kid; empty for a key that tokens without a kid may use
+	Alg string // HS256, RS256 or EdDSA
+	// Material is a []byte secret for HS256, an *rsa.PublicKey for RS256 or an
+	// ed25519.PublicKey for EdDSA.
+	Material any
+}
+
+// check validates that a key's material fits its algorithm.
+func (k Key) check() error {
+	switch k.Alg {
+	case jwt.SigningMethodHS256.Alg():
+		if b, ok := k.Material.([]byte); !ok || len(b) < 32 {
+			return fmt.Errorf("auth: key %q: an HS256 secret must be at least 32 bytes", k.ID)
+		}
+	case jwt.SigningMethodRS256.Alg():
+		if _, ok := k.Material.(*rsa.PublicKey); !ok {
+			return fmt.Errorf("auth: key %q: RS256 needs an RSA public key", k.ID)
+		}
+	case jwt.SigningMethodEdDSA.Alg():
+		if _, ok := k.Material.(ed25519.PublicKey); !ok {
+			return fmt.Errorf("auth: key %q: EdDSA needs an Ed25519 public key", k.ID)
+		}
+	default:
+		return fmt.Errorf("auth: key %q: unsupported algorithm %q (want HS256, RS256 or EdDSA)", k.ID, k.Alg)
+	}
+	return nil
 }
 
 // Claims are the token claims Switchboard reads. sub and exp are required.
@@ -52,6 +87,7 @@ func (p Principal) Can(permission string) bool { return slices.Contains(p.Permis
 // Authenticator verifies tokens with the algorithm pinned to each configured key.
 type Authenticator struct {
 	cfg    AuthConfig
+	keys   []Key
 	parser *jwt.Parser
 }
 
@@ -63,41 +99,56 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if cfg.Leeway <= 0 {
 		cfg.Leeway = 30 * time.Second
 	}
-	var methods []string
+	var keys []Key
 	if len(cfg.Secret) > 0 {
-		if len(cfg.Secret) < 32 {
-			return nil, errors.New("auth: the HS256 secret must be at least 32 bytes")
-		}
-		methods = append(methods, jwt.SigningMethodHS256.Alg())
+		keys = append(keys, Key{Alg: jwt.SigningMethodHS256.Alg(), Material: cfg.Secret})
 	}
-	switch cfg.PublicKey.(type) {
+	switch k := cfg.PublicKey.(type) {
 	case nil:
 	case *rsa.PublicKey:
-		methods = append(methods, jwt.SigningMethodRS256.Alg())
+		keys = append(keys, Key{Alg: jwt.SigningMethodRS256.Alg(), Material: k})
 	case ed25519.PublicKey:
-		methods = append(methods, jwt.SigningMethodEdDSA.Alg())
+		keys = append(keys, Key{Alg: jwt.SigningMethodEdDSA.Alg(), Material: k})
 	default:
 		return nil, fmt.Errorf("auth: unsupported public key type %T (want RSA or Ed25519)", cfg.PublicKey)
 	}
-	if len(methods) == 0 {
+	keys = append(keys, cfg.Keys...)
+	if len(keys) == 0 {
 		return nil, errors.New("auth: no secret and no public key configured")
 	}
-	return &Authenticator{cfg: cfg, parser: jwt.NewParser(
-		jwt.WithValidMethods(methods),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(cfg.Leeway),
-	)}, nil
+	var methods []string
+	for _, k := range keys {
+		if err := k.check(); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(methods, k.Alg) {
+			methods = append(methods, k.Alg)
+		}
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithExpirationRequired(), jwt.WithLeeway(cfg.Leeway)}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	return &Authenticator{cfg: cfg, keys: keys, parser: jwt.NewParser(opts...)}, nil
 }
 
-// key returns the one key that may verify a token signed with the token's algorithm.
+// key returns the keys that may verify t: the one its kid names, or, without a kid, every
+// unnamed key — and in either case only keys of the token's own algorithm.
 func (a *Authenticator) key(t *jwt.Token) (any, error) {
-	switch t.Method.Alg() {
-	case jwt.SigningMethodHS256.Alg():
-		return a.cfg.Secret, nil
-	case jwt.SigningMethodRS256.Alg(), jwt.SigningMethodEdDSA.Alg():
-		return a.cfg.PublicKey, nil
+	kid, _ := t.Header["kid"].(string)
+	var set jwt.VerificationKeySet
+	for _, k := range a.keys {
+		if k.ID == kid && k.Alg == t.Method.Alg() {
+			set.Keys = append(set.Keys, k.Material)
+		}
 	}
-	return nil, jwt.ErrTokenUnverifiable
+	if len(set.Keys) == 0 {
+		return nil, jwt.ErrTokenUnverifiable
+	}
+	return set, nil
 }
 
 // Verify checks a token and returns who it names. Its errors are *Error values with status 401
@@ -115,6 +166,8 @@ func (a *Authenticator) Verify(token string) (Principal, error) {
 		return Principal{}, unauthorized("invalid_token", "the token is not valid yet")
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return Principal{}, unauthorized("invalid_token", "the token is malformed")
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return Principal{}, unauthorized("invalid_token", "the token was issued for another service")
 	default:
 		return Principal{}, unauthorized("invalid_token", "the token's signature or algorithm is not accepted")
 	}
@@ -171,11 +224,13 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		tok := tokenFrom(c.Request())
 		if tok == "" {
+			s.metrics.authFailures.WithLabelValues("unauthorized").Inc()
 			return unauthorized("unauthorized",
 				"a token is required: send Authorization: Bearer <token>, the access_token query parameter, or the "+TokenCookie+" cookie")
 		}
 		p, err := s.auth.Verify(tok)
 		if err != nil {
+			s.authFailed(c.Request().Context(), c.RealIP(), asError(err).Code)
 			return err
 		}
 		c.Set(principalKey, p)

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -72,6 +74,13 @@ type connectRequest struct {
 func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, error) {
 	ctx := c.Request().Context()
 	p := req.principal
+	if n := len(s.hub.UserConns(p.ID)); n >= s.cfg.Limits.MaxConnsPerUser {
+		return nil, &Error{Status: http.StatusTooManyRequests, Code: "too_many_connections", RetryAfter: 10,
+			Message: fmt.Sprintf("you already have %d live connections; close one (one stream per tab can carry every room)", n)}
+	}
+	if s.hub.ConnCount() >= s.cfg.Limits.MaxConns {
+		return nil, unavailable("this server is at its connection limit; try again shortly", 5, nil)
+	}
 	subs, resumed, err := s.subscriptionsFor(ctx, p, req.cursor)
 	if err != nil {
 		return nil, err

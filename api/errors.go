@@ -127,6 +127,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return // a stream already started; its end is the signal
 	}
 	e := asError(err)
+	if errors.Is(err, db.ErrUnavailable) {
+		s.metrics.dbErrors.Inc()
+	}
 	if e.Status >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 			"request_id", requestID(c), "status", e.Status, "err", err)

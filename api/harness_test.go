@@ -77,10 +77,10 @@ func newEnv(t *testing.T, kind db.Kind, opts ...option) *env {
 func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	t.Helper()
 	cfg := envConfig{
-		api: api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second},
+		api: api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second, Limits: unlimited()},
 		hub: realtime.Config{Store: store, Epoch: store.Epoch(), Heartbeat: time.Hour},
 	}
-	api.RecordTo(store, &cfg.hub)
+	cfg.api.Metrics = api.Wire(store, &cfg.hub)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -559,4 +559,12 @@ func mustJSON(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func asAPIError(err error, target **api.Error) bool { return errors.As(err, target) }
+
+// unlimited lifts the rate limits, which tests that are not about them would trip over.
+func unlimited() api.LimitsConfig {
+	none := api.ActionLimit{User: api.Limit{Rate: 1e9, Burst: 1e9}, Conn: api.Limit{Rate: 1e9, Burst: 1e9}}
+	return api.LimitsConfig{Messages: none, Typing: none, Joins: none, Presence: none}
 }

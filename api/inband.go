@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"switchboard/realtime"
 )
@@ -11,6 +12,15 @@ import (
 // the REST action it mirrors. Refusals come back as faults; the socket stays open.
 func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m realtime.ClientMessage) error {
 	p := Principal{User: conn.User()}
+	if act, ok := limitedActions[m.Type]; ok {
+		if err := s.limit(act, p.ID, conn.ID()); err != nil {
+			if s.limits.abusive(conn.ID()) {
+				s.log.Warn("closing an abusive WebSocket", "conn", conn.ID(), "user", p.ID)
+				conn.Close(realtime.ReasonAbuse)
+			}
+			return asFault(err)
+		}
+	}
 	var err error
 	switch m.Type {
 	case realtime.ClientJoinRoom:
@@ -27,11 +37,22 @@ func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m
 		}
 	case realtime.ClientTypingStart, realtime.ClientTypingStop:
 		err = s.typing(ctx, p, m.Room, m.Type == realtime.ClientTypingStart)
+	case realtime.ClientPresenceUpdate:
+		var data presenceBody
+		if err = decodeData(m, &data); err == nil {
+			err = s.setPresence(ctx, p, data)
+		}
 	default:
 		err = &realtime.Fault{Code: "unknown_type", Field: "type", Message: "unknown message type " + quote(m.Type) +
-			"; expected join_room, leave_room, chat_message, typing_start, typing_stop or ping"}
+			"; expected join_room, leave_room, chat_message, typing_start, typing_stop, presence_update or ping"}
 	}
 	return asFault(err)
+}
+
+// limitedActions maps in-band message types to the rate limit they count against.
+var limitedActions = map[string]action{
+	realtime.ClientJoinRoom: actJoin, realtime.ClientLeaveRoom: actJoin, realtime.ClientChatMessage: actMessage,
+	realtime.ClientTypingStart: actTyping, realtime.ClientTypingStop: actTyping, realtime.ClientPresenceUpdate: actPresence,
 }
 
 // decodeData decodes a client message's data object.
@@ -53,8 +74,8 @@ func asFault(err error) error {
 		return f
 	}
 	e := asError(err)
-	if e.Status >= 500 {
-		return err
+	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable {
+		return err // logged by the transport; the client hears only that it failed
 	}
 	return e.Fault()
 }

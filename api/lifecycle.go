@@ -43,6 +43,9 @@ func (s *Server) handleEditMessage(c echo.Context) error {
 	if err := checkContent(*body.Content); err != nil {
 		return err
 	}
+	if err := s.limit(actMessage, principal(c).ID, ""); err != nil {
+		return err
+	}
 	a, m, err := s.messageOf(c)
 	if err != nil {
 		return err

@@ -108,6 +108,9 @@ func (s *Server) handlePostMessage(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
+	if err := s.limit(actMessage, principal(c).ID, ""); err != nil {
+		return err
+	}
 	msg, created, err := s.postMessage(c.Request().Context(), principal(c), c.Param("room"), body.Content, body.ClientID)
 	if err != nil {
 		return err

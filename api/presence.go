@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -14,28 +15,13 @@ import (
 
 const maxPageChars = 500
 
-// RecordTo sets the hub callbacks that keep the database's record of live state: presence
-// changes go to user_presence, and every connection's end to the connections audit. Neither
-// blocks the hub.
-func RecordTo(store *db.DB, cfg *realtime.Config) {
-	cfg.OnPresence = func(pc realtime.PresenceChange) {
-		store.RecordPresence(db.Presence{UserID: pc.User.ID, Status: pc.Status, CurrentPage: pc.CurrentPage, LastSeenAt: pc.At})
-	}
-	cfg.OnDisconnect = func(c *realtime.Conn) {
-		store.RecordDisconnect(c.ID(), time.Now(), c.Reason().String())
-	}
+type presenceBody struct {
+	Status      string `json:"status"`
+	CurrentPage string `json:"current_page"`
 }
 
-// handleSetPresence serves PUT /api/presence {status: online|away|busy, current_page?}: the
-// status is recorded and sent as user_presence to every room the caller is in.
-func (s *Server) handleSetPresence(c echo.Context) error {
-	var body struct {
-		Status      string `json:"status"`
-		CurrentPage string `json:"current_page"`
-	}
-	if err := bindJSON(c, &body); err != nil {
-		return err
-	}
+// setPresence records p's status and sends user_presence to every room p is in.
+func (s *Server) setPresence(ctx context.Context, p Principal, body presenceBody) error {
 	switch body.Status {
 	case realtime.StatusOnline, realtime.StatusAway, realtime.StatusBusy:
 	default:
@@ -45,15 +31,27 @@ func (s *Server) handleSetPresence(c echo.Context) error {
 	if utf8.RuneCountInString(body.CurrentPage) > maxPageChars {
 		return invalid("current_page", "current_page must be at most %d characters", maxPageChars)
 	}
-	p := principal(c)
-	if !s.hub.SetStatus(p.User, body.Status, body.CurrentPage) {
-		// No live connection here: record it, for when one comes.
-		if err := s.db.SetPresence(c.Request().Context(), db.Presence{UserID: p.ID, Status: body.Status,
-			CurrentPage: body.CurrentPage, LastSeenAt: time.Now()}); err != nil {
-			return err
-		}
+	if s.hub.SetStatus(p.User, body.Status, body.CurrentPage) {
+		return nil // recorded by the hub's presence callback
 	}
-	return c.JSON(http.StatusOK, map[string]string{"user_id": p.ID, "status": body.Status, "current_page": body.CurrentPage})
+	// No live connection here: record it, for when one comes.
+	return s.db.SetPresence(ctx, db.Presence{UserID: p.ID, Status: body.Status, CurrentPage: body.CurrentPage, LastSeenAt: time.Now()})
+}
+
+// handleSetPresence serves PUT /api/presence {status: online|away|busy, current_page?}.
+func (s *Server) handleSetPresence(c echo.Context) error {
+	var body presenceBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	p := principal(c)
+	if err := s.limit(actPresence, p.ID, ""); err != nil {
+		return err
+	}
+	if err := s.setPresence(c.Request().Context(), p, body); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"user_id": p.ID, "status": body.Status, "current_page": strings.TrimSpace(body.CurrentPage)})
 }
 
 // handleRoomPresence serves GET /api/rooms/:room/presence: who is online in the room, with

@@ -52,6 +52,7 @@ func (s *Server) requirePublisher(next echo.HandlerFunc) echo.HandlerFunc {
 			return withToken(c)
 		}
 		if s.cfg.APIKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1 {
+			s.authFailed(c.Request().Context(), c.RealIP(), "invalid_api_key")
 			return unauthorized("invalid_api_key", "the API key is not valid")
 		}
 		c.Set(principalKey, Principal{User: realtime.User{ID: apiKeyActor, Permissions: []string{PermPublish}}})
@@ -103,6 +104,11 @@ func (s *Server) handlePublish(c echo.Context) error {
 	}
 	if len(body.Rooms)+len(body.Users)+len(body.Roles) > maxTargets {
 		return invalid("rooms", "at most %d targets in all", maxTargets)
+	}
+	if p := principal(c); p.ID != apiKeyActor { // the server's own key is trusted with its rate
+		if err := s.limit(actMessage, p.ID, ""); err != nil {
+			return err
+		}
 	}
 	typ := realtime.EventType(body.Type)
 	var events []db.Event

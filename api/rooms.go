@@ -58,11 +58,29 @@ func (s *Server) leaveRoom(conn *realtime.Conn, key string) error {
 // typing tells a room that p started or stopped typing. It is ephemeral: never stored, never
 // replayed, and not echoed to p's own connections.
 func (s *Server) typing(ctx context.Context, p Principal, key string, typing bool) error {
-	if _, err := s.readable(ctx, p, key, false); err != nil {
+	if err := checkRoomKey("room", key); err != nil {
 		return err
+	}
+	// A user with a live connection in the room was authorized when it joined: no need to ask
+	// the database, so typing keeps working while it is down.
+	if !s.inRoom(p.ID, key) {
+		if _, err := s.readable(ctx, p, key, false); err != nil {
+			return err
+		}
 	}
 	s.hub.Typing(key, p.User, typing)
 	return nil
+}
+
+// inRoom reports whether one of the user's live connections is subscribed to the room.
+func (s *Server) inRoom(userID, key string) bool {
+	topic := realtime.RoomTopic(key)
+	for _, c := range s.hub.UserConns(userID) {
+		if c.Subscribed(topic) {
+			return true
+		}
+	}
+	return false
 }
 
 type connectionBody struct {
@@ -78,6 +96,9 @@ func (s *Server) handleJoin(c echo.Context) error {
 	p := principal(c)
 	conn, err := s.ownConn(p, body.ConnectionID)
 	if err != nil {
+		return err
+	}
+	if err := s.limit(actJoin, p.ID, conn.ID()); err != nil {
 		return err
 	}
 	key := c.Param("room")
@@ -96,6 +117,9 @@ func (s *Server) handleLeave(c echo.Context) error {
 	p := principal(c)
 	conn, err := s.ownConn(p, body.ConnectionID)
 	if err != nil {
+		return err
+	}
+	if err := s.limit(actJoin, p.ID, conn.ID()); err != nil {
 		return err
 	}
 	key := c.Param("room")
@@ -122,6 +146,9 @@ func (s *Server) handleTyping(c echo.Context) error {
 		if _, err := s.ownConn(p, body.ConnectionID); err != nil {
 			return err
 		}
+	}
+	if err := s.limit(actTyping, p.ID, body.ConnectionID); err != nil {
+		return err
 	}
 	if err := s.typing(c.Request().Context(), p, c.Param("room"), *body.Typing); err != nil {
 		return err

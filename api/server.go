@@ -32,8 +32,13 @@ type Config struct {
 	TrustProxy       bool          // take client addresses from X-Forwarded-For
 	Web              fs.FS         // static web app served at /; nil serves nothing
 	// APIKey, when set, lets other backends call POST /api/publish with an X-API-Key header.
-	APIKey     string
-	Escalation EscalationConfig
+	APIKey string
+	// CORSOrigins are the origins of web apps on other hosts allowed to call REST and SSE
+	// with credentials; empty allows only the server's own.
+	CORSOrigins []string
+	Limits      LimitsConfig
+	Metrics     *Metrics // from Wire; created when nil
+	Escalation  EscalationConfig
 	// AnnouncementCheck is how often scheduled announcements are looked for (default 1 s).
 	AnnouncementCheck time.Duration
 	Logger            *slog.Logger
@@ -52,6 +57,10 @@ func (c *Config) setDefaults() {
 	if c.AnnouncementCheck <= 0 {
 		c.AnnouncementCheck = time.Second
 	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	c.Limits.setDefaults()
 }
 
 // Server is the HTTP API over one hub and one database.
@@ -62,7 +71,10 @@ type Server struct {
 	db       *db.DB
 	auth     *Authenticator
 	escalate *escalator
-	log      *slog.Logger
+	limits   *limiter
+	metrics  *Metrics
+	authWatch
+	log *slog.Logger
 }
 
 // New builds the API.
@@ -73,7 +85,8 @@ func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger,
-		escalate: newEscalator(cfg.Escalation, store, cfg.Logger)}
+		escalate: newEscalator(cfg.Escalation, store, cfg.Logger), limits: newLimiter(cfg.Limits), metrics: cfg.Metrics}
+	s.metrics.registry.MustRegister(newHubCollector(hub))
 	s.routes()
 	return s, nil
 }
@@ -115,9 +128,20 @@ func (s *Server) routes() {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	e.Use(middleware.RequestID())
-	e.Use(s.logRequests)
+	e.Use(s.observeRequests)
 	e.Use(s.recoverPanics)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     s.cfg.CORSOrigins,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:     []string{"Authorization", "Content-Type", "Last-Event-ID", "X-API-Key", "X-Request-ID"},
+			ExposeHeaders:    []string{"Retry-After", "X-Request-ID"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}))
+	}
 
+	e.GET("/metrics", s.metricsHandler())
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/ws/health", s.handleWSHealth)
@@ -190,21 +214,25 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs each request once it ends, with its request id.
-func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+// observeRequests logs each request once it ends, with its request id, and measures it.
+func (s *Server) observeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
+		if err := next(c); err != nil {
+			c.Error(err) // so that the status below is the one sent
 		}
-		status := c.Response().Status
+		status, route := c.Response().Status, c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.httpDuration.WithLabelValues(c.Request().Method, route, statusClass(status)).Observe(elapsed.Seconds())
 		level := slog.LevelDebug
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
-		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "path", c.Path(),
-			"status", status, "duration", time.Since(start), "request_id", requestID(c))
+		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "path", route,
+			"status", status, "duration", elapsed, "request_id", requestID(c))
 		return nil
 	}
 }

@@ -41,10 +41,11 @@ const (
 	ReasonPollExpired              // a long-poll connection was not polled in time
 	ReasonReplaced                 // a newer connection took over this one
 	ReasonError                    // the server could not continue (e.g. the log was unreadable)
+	ReasonAbuse                    // the client kept exceeding its rate limits
 )
 
 var reasonNames = [...]string{"none", "client_gone", "shutdown", "slow_consumer", "kicked",
-	"token_expired", "max_age", "poll_expired", "replaced", "server_error"}
+	"token_expired", "max_age", "poll_expired", "replaced", "server_error", "abuse"}
 
 func (r CloseReason) String() string {
 	if int(r) < len(reasonNames) {
@@ -143,6 +144,7 @@ func (c *Conn) Send(f *Frame) error {
 func (c *Conn) push(it item) bool {
 	ok, overflowed := c.out.push(it)
 	if overflowed {
+		c.hub.counters.slow.Add(1)
 		c.abortWrites()
 	}
 	return ok

@@ -117,7 +117,7 @@ func (c *Conn) apply(it item, dst []Message) []Message {
 	}
 	f := it.frame
 	if !f.Durable() {
-		return append(dst, Message{Type: f.Type, Payload: f.Payload})
+		return append(dst, Message{Type: f.Type, Payload: f.Payload, At: f.At})
 	}
 	i, ok := k.pos.find(f.TopicID)
 	if !ok || f.Offset <= k.pos[i].Offset {
@@ -133,7 +133,7 @@ func (c *Conn) apply(it item, dst []Message) []Message {
 	if !f.visibleTo(c.user) {
 		return dst // not for this user: the position passes over it
 	}
-	return append(dst, Message{Type: f.Type, Cursor: k.currentCursor(c.hub.cfg.Epoch), Payload: f.Payload})
+	return append(dst, Message{Type: f.Type, Cursor: k.currentCursor(c.hub.cfg.Epoch), Payload: f.Payload, At: f.At})
 }
 
 func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
@@ -168,6 +168,7 @@ func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
 		dst = append(dst, c.roomMessage(EventRoomJoined, ctl.topic, ""))
 	}
 	if ctl.reset {
+		c.hub.counters.resets.Add(1)
 		dst = append(dst, resetMessage(ctl.topic, "cursor_epoch", k.currentCursor(epoch)))
 	}
 	if ctl.replay {
@@ -206,6 +207,7 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 		k.pos[i].Offset = head
 		k.moved()
 		k.replay = nil
+		c.hub.counters.resets.Add(1)
 		return append(dst, resetMessage(job.topic, "history_gap", k.currentCursor(epoch))), nil
 	}
 	for _, f := range k.page {
@@ -217,6 +219,9 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 	}
 	if len(k.page) < limit {
 		k.replay = nil // caught up with the log; live frames take over
+		if job.initial {
+			c.hub.counters.recovered.Add(1)
+		}
 	}
 	clear(k.page)
 	return dst, nil

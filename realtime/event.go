@@ -99,6 +99,8 @@ type Frame struct {
 	// Audience, when set, limits a frame to users holding one of these roles. Others' cursors
 	// pass over it without delivering it, live and on replay alike.
 	Audience []string
+	// At is when the frame was published live (set by Hub.Publish); zero for replayed frames.
+	At time.Time
 }
 
 // visibleTo reports whether u may receive f.
@@ -131,8 +133,9 @@ func (f *Frame) Durable() bool { return f.Offset > 0 }
 // Message is one frame as delivered to one connection: the transport writes it.
 type Message struct {
 	Type    EventType
-	Cursor  string // the connection's cursor after this message; "" when it does not move it
-	Payload []byte // the envelope without "id"
+	Cursor  string    // the connection's cursor after this message; "" when it does not move it
+	Payload []byte    // the envelope without "id"
+	At      time.Time // when it was published live; zero for replays and per-connection messages
 }
 
 // AppendJSON appends the wire envelope of m to dst, with "id" set to the cursor when m moves it.

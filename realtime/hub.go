@@ -33,6 +33,9 @@ type Config struct {
 	// OnDisconnect, if set, is called once for every connection that Connect returned, when it
 	// is removed (by its transport, expiry or shutdown); Conn.Reason says why. It must not block.
 	OnDisconnect func(*Conn)
+	// ObserveLatency, if set, is told how long each live event took from Publish to being
+	// written to a client. It is called on the writer's goroutine: it must be cheap.
+	ObserveLatency func(time.Duration)
 
 	Logger *slog.Logger
 }
@@ -101,7 +104,12 @@ type Hub struct {
 
 	published meter         // frames published
 	delivered atomic.Uint64 // frames handed to subscribers' outboxes
-	stop      sync.Once
+	counters  struct {
+		slow      atomic.Uint64 // connections closed because their outbox overflowed
+		recovered atomic.Uint64 // resumed subscriptions that replayed what they missed
+		resets    atomic.Uint64 // subscriptions told to reload (history gap or foreign epoch)
+	}
+	stop sync.Once
 }
 
 // New returns a running hub. Call Close when done with it.
@@ -203,6 +211,9 @@ func (h *Hub) release(t *topic) {
 // Publish delivers f to the subscribers of f.Topic on this node. Durable frames are delivered
 // in offset order, each once, whatever order they arrive in. Publish never blocks on a client.
 func (h *Hub) Publish(f *Frame) {
+	if f.At.IsZero() {
+		f.At = time.Now()
+	}
 	t := h.lookup(f.Topic)
 	if t == nil {
 		h.published.mark(1)
@@ -430,6 +441,9 @@ func (h *Hub) Subscribers(topic string) []*Conn {
 // Conn returns the live connection with the given id.
 func (h *Hub) Conn(id string) (*Conn, bool) { return h.conns.get(id) }
 
+// ConnCount returns how many connections are live.
+func (h *Hub) ConnCount() int { return h.conns.count() }
+
 // Conns returns a snapshot of live connections.
 func (h *Hub) Conns() []*Conn { return h.conns.all() }
 
@@ -455,13 +469,20 @@ type Stats struct {
 	ByTransport     map[Transport]int `json:"by_transport"`
 	Topics          int               `json:"topics"`
 	Rooms           int               `json:"rooms"`
+	Subscriptions   int               `json:"subscriptions"`
 	EventsPerSecond float64           `json:"events_per_second"` // published, over the last 10 s
-	Delivered       uint64            `json:"delivered_total"`   // frames handed to subscribers
+	Published       uint64            `json:"published_total"`
+	Delivered       uint64            `json:"delivered_total"` // frames handed to subscribers
+	SlowClosed      uint64            `json:"slow_disconnects_total"`
+	Recovered       uint64            `json:"resumes_recovered_total"`
+	Resets          uint64            `json:"resumes_reset_total"`
 }
 
 // Stats returns current counts.
 func (h *Hub) Stats() Stats {
-	st := Stats{ByTransport: make(map[Transport]int), EventsPerSecond: h.published.rate(10), Delivered: h.delivered.Load()}
+	st := Stats{ByTransport: make(map[Transport]int), EventsPerSecond: h.published.rate(10), Published: h.published.total(),
+		Delivered: h.delivered.Load(), SlowClosed: h.counters.slow.Load(), Recovered: h.counters.recovered.Load(),
+		Resets: h.counters.resets.Load()}
 	for _, tr := range []Transport{TransportSSE, TransportWS, TransportPoll} {
 		st.ByTransport[tr] = 0
 	}
@@ -473,10 +494,13 @@ func (h *Hub) Stats() Stats {
 		s := &h.shard[i]
 		s.mu.RLock()
 		st.Topics += len(s.topics)
-		for name := range s.topics {
+		for name, t := range s.topics {
 			if _, ok := RoomOf(name); ok {
 				st.Rooms++
 			}
+			t.mu.Lock()
+			st.Subscriptions += len(t.subs)
+			t.mu.Unlock()
 		}
 		s.mu.RUnlock()
 	}

@@ -10,6 +10,7 @@ type meter struct {
 	mu      sync.Mutex // guards the fields below
 	buckets [60]uint64
 	stamps  [60]int64 // the unix second each bucket counts
+	sum     uint64    // since the start
 }
 
 func (m *meter) mark(n uint64) {
@@ -20,7 +21,15 @@ func (m *meter) mark(n uint64) {
 		m.stamps[i], m.buckets[i] = sec, 0
 	}
 	m.buckets[i] += n
+	m.sum += n
 	m.mu.Unlock()
+}
+
+// total returns the count since the start.
+func (m *meter) total() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sum
 }
 
 // rate returns the average per second over the last window seconds (1–59), not counting the
@@ -37,4 +46,18 @@ func (m *meter) rate(window int) float64 {
 	}
 	m.mu.Unlock()
 	return float64(sum) / float64(window)
+}
+
+// observe reports the publish-to-write latency of the live messages just written.
+func (h *Hub) observe(msgs []Message) {
+	fn := h.cfg.ObserveLatency
+	if fn == nil {
+		return
+	}
+	now := time.Now()
+	for _, m := range msgs {
+		if !m.At.IsZero() {
+			fn(now.Sub(m.At))
+		}
+	}
 }

@@ -48,6 +48,7 @@ func (c *Conn) Poll(ctx context.Context, wait time.Duration, max int, expect str
 	for {
 		msgs, err := c.Drain(ctx, nil, max)
 		if len(msgs) > 0 || err != nil {
+			c.hub.observe(msgs) // handed to the response: the transport's last step here
 			return msgs, c.Cursor(), err
 		}
 		select {

@@ -56,6 +56,12 @@ func (r *registry) get(id string) (*Conn, bool) {
 	return c, ok
 }
 
+func (r *registry) count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.byID)
+}
+
 func (r *registry) all() []*Conn {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -83,6 +83,7 @@ func ServeSSE(ctx context.Context, w http.ResponseWriter, c *Conn, o SSEOptions)
 			}
 			err := s.write(buf)
 			putBuf(buf)
+			c.hub.observe(msgs)
 			clear(msgs)
 			if err != nil {
 				return err

@@ -65,6 +65,7 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions) error
 			if err := writeMessages(ctx, ws, msgs, o.WriteTimeout); err != nil {
 				return nil // the client is gone or stalled
 			}
+			c.hub.observe(msgs)
 			clear(msgs)
 		}
 		if derr != nil {
@@ -172,6 +173,8 @@ func wsCloseStatus(c *Conn) (websocket.StatusCode, string) {
 		return CloseTokenExpired, "token expired: refresh it and resume"
 	case ReasonReplaced:
 		return websocket.StatusPolicyViolation, "replaced by a newer connection"
+	case ReasonAbuse:
+		return websocket.StatusPolicyViolation, "too many requests over the rate limits"
 	case ReasonError:
 		return websocket.StatusInternalError, "server error: resume"
 	}

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limit is a token bucket: Rate actions per second on average, Burst at once.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// ActionLimit limits one kind of action per user (across all their connections and REST calls)
+// and per connection.
+type ActionLimit struct {
+	User Limit
+	Conn Limit
+}
+
+// LimitsConfig bounds what one client may do. Zero values select the defaults.
+type LimitsConfig struct {
+	Messages ActionLimit // chat messages, edits and publishes (default 10/s burst 20 per user; 5/s burst 10 per connection)
+	Typing   ActionLimit // typing indicators (default 5/s burst 10; 3/s burst 6)
+	Joins    ActionLimit // joins and leaves (default 20/s burst 50; 10/s burst 30)
+	Presence ActionLimit // presence updates (default 2/s burst 5; 1/s burst 3)
+
+	MaxConnsPerUser int // live connections one user may hold (default 20)
+	MaxConns        int // live connections on this node (default 50,000)
+	// AbuseFaults is how many rate-limit faults within AbuseWindow make a WebSocket close with
+	// 1008 (default 30 in 10 s).
+	AbuseFaults int
+	AbuseWindow time.Duration
+}
+
+func (c *LimitsConfig) setDefaults() {
+	def := func(a *ActionLimit, user, conn Limit) {
+		if a.User.Rate <= 0 {
+			a.User = user
+		}
+		if a.Conn.Rate <= 0 {
+			a.Conn = conn
+		}
+	}
+	def(&c.Messages, Limit{10, 20}, Limit{5, 10})
+	def(&c.Typing, Limit{5, 10}, Limit{3, 6})
+	def(&c.Joins, Limit{20, 50}, Limit{10, 30})
+	def(&c.Presence, Limit{2, 5}, Limit{1, 3})
+	if c.MaxConnsPerUser <= 0 {
+		c.MaxConnsPerUser = 20
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 50_000
+	}
+	if c.AbuseFaults <= 0 {
+		c.AbuseFaults = 30
+	}
+	if c.AbuseWindow <= 0 {
+		c.AbuseWindow = 10 * time.Second
+	}
+}
+
+// action names a kind of limited action; it labels the rate_limited metric.
+type action string
+
+const (
+	actMessage  action = "messages"
+	actTyping   action = "typing"
+	actJoin     action = "joins"
+	actPresence action = "presence"
+)
+
+func (c *LimitsConfig) of(a action) ActionLimit {
+	switch a {
+	case actMessage:
+		return c.Messages
+	case actTyping:
+		return c.Typing
+	case actJoin:
+		return c.Joins
+	}
+	return c.Presence
+}
+
+// limiter keeps one token bucket per (action, user) and (action, connection), dropping buckets
+// idle long enough to be full again.
+type limiter struct {
+	cfg LimitsConfig
+
+	mu      sync.Mutex // guards buckets, swept and faults
+	buckets map[string]*bucket
+	swept   time.Time
+	faults  map[string]*failureWindow // rate-limit faults per WebSocket connection
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	last time.Time
+}
+
+func newLimiter(cfg LimitsConfig) *limiter {
+	return &limiter{cfg: cfg, buckets: make(map[string]*bucket), swept: time.Now(), faults: make(map[string]*failureWindow)}
+}
+
+// abusive counts a rate-limit fault sent to a connection and reports whether the connection
+// has had AbuseFaults of them within AbuseWindow: sustained abuse, not a burst.
+func (l *limiter) abusive(connID string) bool {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.faults[connID]
+	if w == nil || now.Sub(w.start) > l.cfg.AbuseWindow {
+		w = &failureWindow{start: now}
+		l.faults[connID] = w
+	}
+	w.count++
+	return w.count >= l.cfg.AbuseFaults
+}
+
+// allow takes one token for a's user bucket and, when connID is set, its connection bucket. When
+// either is empty it returns how long until one is available, taking nothing.
+func (l *limiter) allow(a action, userID, connID string) (wait time.Duration) {
+	lim := l.cfg.of(a)
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	user := l.bucket(string(a)+"\x00u\x00"+userID, lim.User, now)
+	var conn *bucket
+	if connID != "" {
+		conn = l.bucket(string(a)+"\x00c\x00"+connID, lim.Conn, now)
+	}
+	ru := user.lim.ReserveN(now, 1)
+	wait = ru.DelayFrom(now)
+	var rc *rate.Reservation
+	if conn != nil {
+		rc = conn.lim.ReserveN(now, 1)
+		wait = max(wait, rc.DelayFrom(now))
+	}
+	if wait > 0 { // refused: give back what was taken
+		ru.CancelAt(now)
+		if rc != nil {
+			rc.CancelAt(now)
+		}
+	}
+	return wait
+}
+
+func (l *limiter) bucket(key string, lim Limit, now time.Time) *bucket {
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst)}
+		l.buckets[key] = b
+	}
+	b.last = now
+	return b
+}
+
+// sweep drops buckets idle for a minute (long enough for any default bucket to refill).
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.swept) < time.Minute {
+		return
+	}
+	l.swept = now
+	for k, b := range l.buckets {
+		if now.Sub(b.last) > time.Minute {
+			delete(l.buckets, k)
+		}
+	}
+	for k, w := range l.faults {
+		if now.Sub(w.start) > l.cfg.AbuseWindow {
+			delete(l.faults, k)
+		}
+	}
+}
+
+// limit refuses an action over its rate with 429 and Retry-After.
+func (s *Server) limit(a action, userID, connID string) error {
+	wait := s.limits.allow(a, userID, connID)
+	if wait <= 0 {
+		return nil
+	}
+	s.metrics.rateLimited.WithLabelValues(string(a)).Inc()
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", RetryAfter: secs,
+		Message: "too many " + string(a) + " requests; retry in " + strconv.Itoa(secs) + " s"}
+}
