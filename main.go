@@ -74,6 +74,7 @@ type config struct {
 	rateLimits      string
 	maxConnsPerUser int
 	maxConns        int
+	cluster         string
 }
 
 // envFlags defines flags whose defaults come from environment variables, so that a flag
@@ -160,6 +161,7 @@ func parseConfig(args []string) (config, error) {
 	f.str(&c.rateLimits, "rate-limits", "SWITCHBOARD_RATE_LIMITS", "", `per-user limits as "messages=10/20,typing=5/10,joins=20/50,presence=2/5" (rate per second/burst; per connection: half), or "off"`)
 	f.int(&c.maxConnsPerUser, "max-conns-per-user", "SWITCHBOARD_MAX_CONNS_PER_USER", 20, "live connections one user may hold")
 	f.int(&c.maxConns, "max-conns", "SWITCHBOARD_MAX_CONNS", 50_000, "live connections on this node")
+	f.str(&c.cluster, "cluster", "SWITCHBOARD_CLUSTER", "auto", "auto: nodes sharing a PostgreSQL database form a cluster over LISTEN/NOTIFY; off: this node stands alone")
 	f.str(&c.webhookURL, "escalation-webhook", "SWITCHBOARD_ESCALATION_WEBHOOK", "", "URL that high and critical notifications are POSTed to (an e-mail or push gateway)")
 	if err := f.Parse(args); err != nil {
 		return c, err
@@ -358,6 +360,14 @@ func runServer(args []string) error {
 		QueueBytes: c.queueBytes, MaxTopics: c.maxTopics, Heartbeat: c.heartbeat, MaxAge: c.maxStreamAge,
 		PollLinger: 2 * c.pollTimeout, Logger: log}
 	metrics := api.Wire(store, &hcfg)
+	var cluster *api.Cluster
+	if store.Kind() == db.Postgres && c.cluster != "off" {
+		if cluster, err = api.StartCluster(store, c.databaseURL); err != nil {
+			return err
+		}
+		defer cluster.Close()
+		hcfg.Broker = cluster
+	}
 	hub, err := realtime.New(hcfg)
 	if err != nil {
 		return err
@@ -379,6 +389,7 @@ func runServer(args []string) error {
 		CORSOrigins:      splitList(c.corsOrigins),
 		Limits:           limits,
 		Metrics:          metrics,
+		Cluster:          cluster,
 		Escalation:       api.EscalationConfig{WebhookURL: c.webhookURL},
 		Web:              web.FS(),
 		Logger:           log,
@@ -399,7 +410,8 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("switchboard listening", "addr", ln.Addr().String(), "database", store.Kind(), "node", c.nodeID, "demo", auth.Demo)
+	log.Info("switchboard listening", "addr", ln.Addr().String(), "database", store.Kind(), "node", c.nodeID,
+		"cluster", cluster != nil, "demo", auth.Demo)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	go server.Run(ctx)

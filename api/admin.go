@@ -22,10 +22,8 @@ func (s *Server) audit(ctx context.Context, actor, action, target string, detail
 	}
 }
 
-// handleAdminConnections serves GET /api/admin/connections?user=&room=: every live connection
-// on every transport.
-func (s *Server) handleAdminConnections(c echo.Context) error {
-	user, room := c.QueryParam("user"), c.QueryParam("room")
+// localConns lists this node's live connections, filtered by user and room.
+func (s *Server) localConns(user, room string) []realtime.Info {
 	out := []realtime.Info{}
 	for _, conn := range s.hub.Conns() {
 		info := conn.Info()
@@ -36,6 +34,17 @@ func (s *Server) handleAdminConnections(c echo.Context) error {
 			continue
 		}
 		out = append(out, info)
+	}
+	return out
+}
+
+// handleAdminConnections serves GET /api/admin/connections?user=&room=: every live connection
+// on every transport, on every node of the cluster.
+func (s *Server) handleAdminConnections(c echo.Context) error {
+	user, room := c.QueryParam("user"), c.QueryParam("room")
+	out := s.localConns(user, room)
+	for _, rep := range s.ask(c.Request().Context(), controlRequest{Op: "list", User: user, Room: room}, nil) {
+		out = append(out, rep.Conns...)
 	}
 	slices.SortFunc(out, func(a, b realtime.Info) int { return a.ConnectedAt.Compare(b.ConnectedAt) })
 	return c.JSON(http.StatusOK, map[string]any{"connections": out, "count": len(out)})
@@ -90,6 +99,9 @@ func (s *Server) handleKick(c echo.Context) error {
 		reason = "removed by an administrator"
 	}
 	n := s.hub.Kick(userID, reason)
+	for _, rep := range s.ask(c.Request().Context(), controlRequest{Op: "kick", User: userID, Reason: reason}, nil) {
+		n += rep.Count
+	}
 	s.audit(c.Request().Context(), principal(c).ID, "kick", userID, map[string]any{"reason": reason, "connections": n})
 	return c.JSON(http.StatusOK, map[string]any{"user_id": userID, "kicked": n})
 }

@@ -48,6 +48,7 @@ type envConfig struct {
 	api              api.Config
 	hub              realtime.Config
 	smallSendBuffers bool
+	clusterURL       string // when set, the server joins the cluster on this database
 }
 
 // option adjusts a test server's configuration.
@@ -55,6 +56,9 @@ type option func(*envConfig)
 
 func withHub(f func(*realtime.Config)) option { return func(c *envConfig) { f(&c.hub) } }
 func withAPI(f func(*api.Config)) option      { return func(c *envConfig) { f(&c.api) } }
+
+// inCluster makes the server a node of the cluster on the PostgreSQL database at url.
+func inCluster(url string) option { return func(c *envConfig) { c.clusterURL = url } }
 
 // smallSendBuffers makes the server's sockets hold only a few KiB unsent, as on a slow link, so
 // that a client that stops reading stalls the server's writes at once instead of after the
@@ -83,6 +87,14 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	cfg.api.Metrics = api.Wire(store, &cfg.hub)
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.clusterURL != "" {
+		cluster, err := api.StartCluster(store, cfg.clusterURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cluster.Close)
+		cfg.hub.Broker, cfg.api.Cluster = cluster, cluster
 	}
 	hub, err := realtime.New(cfg.hub)
 	if err != nil {

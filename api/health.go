@@ -25,6 +25,10 @@ func (s *Server) handleReadyz(c echo.Context) error {
 		status = http.StatusServiceUnavailable
 		s.log.Warn("readiness: database unreachable", "err", err)
 	}
+	if cl := s.cfg.Cluster; cl != nil && !cl.Healthy() {
+		checks["cluster"] = "degraded: not hearing the other nodes"
+		status = http.StatusServiceUnavailable
+	}
 	if s.hub.Closing() {
 		checks["server"] = "shutting down"
 		status = http.StatusServiceUnavailable

@@ -170,10 +170,10 @@ func (s *Server) handleRemoveMember(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// unsubscribeUser takes every live connection of a user out of a room, telling each why.
+// unsubscribeUser takes every live connection of a user, on every node, out of a room, telling
+// each why.
 func (s *Server) unsubscribeUser(userID, room, why string) {
-	topic := realtime.RoomTopic(room)
-	for _, conn := range s.hub.UserConns(userID) {
-		_ = s.hub.Unsubscribe(conn, topic, why) // not subscribed: nothing to do
-	}
+	req := controlRequest{Op: "unsubscribe", User: userID, Room: room, Reason: why}
+	s.unsubscribeLocal(req)
+	s.tell(req)
 }

@@ -319,16 +319,13 @@ func (s *Server) evictNonMembers(c echo.Context, room db.Room) error {
 	if err != nil {
 		return err
 	}
-	isMember := make(map[string]bool, len(members))
-	for _, m := range members {
-		isMember[m.UserID] = true
+	keep := make([]string, len(members))
+	for i, m := range members {
+		keep[i] = m.UserID
 	}
-	topic := realtime.RoomTopic(room.Key)
-	for _, conn := range s.hub.Subscribers(topic) {
-		if !isMember[conn.User().ID] {
-			_ = s.hub.Unsubscribe(conn, topic, "private")
-		}
-	}
+	req := controlRequest{Op: "unsubscribe", All: true, Keep: keep, Room: room.Key, Reason: "private"}
+	s.unsubscribeLocal(req)
+	s.tell(req)
 	return nil
 }
 
@@ -354,9 +351,8 @@ func (s *Server) handleArchiveRoom(c echo.Context) error {
 		return err
 	}
 	s.publish(evs...)
-	topic := realtime.RoomTopic(a.room.Key)
-	for _, conn := range s.hub.Subscribers(topic) {
-		_ = s.hub.Unsubscribe(conn, topic, "archived")
-	}
+	req := controlRequest{Op: "unsubscribe", All: true, Room: a.room.Key, Reason: "archived"}
+	s.unsubscribeLocal(req)
+	s.tell(req)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -28,15 +28,26 @@ func (s *Server) ownConn(p Principal, id string) (*realtime.Conn, error) {
 
 // joinRoom subscribes a live connection to a room, creating the room on first use.
 func (s *Server) joinRoom(ctx context.Context, p Principal, conn *realtime.Conn, key string) error {
+	if err := s.mayJoin(ctx, p, key); err != nil {
+		return err
+	}
+	return s.subscribe(ctx, conn, key)
+}
+
+// mayJoin checks that p may subscribe to a room, creating it on first use.
+func (s *Server) mayJoin(ctx context.Context, p Principal, key string) error {
 	if err := checkRoomKey("room", key); err != nil {
 		return err
 	}
 	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
 		return err
 	}
-	if _, err := s.readable(ctx, p, key, true); err != nil {
-		return err
-	}
+	_, err := s.readable(ctx, p, key, true)
+	return err
+}
+
+// subscribe adds a room to a connection of this node.
+func (s *Server) subscribe(ctx context.Context, conn *realtime.Conn, key string) error {
 	err := s.hub.Subscribe(ctx, conn, realtime.RoomTopic(key))
 	if errors.Is(err, realtime.ErrClosed) {
 		return notFound("connection_not_found", "connection %s has closed", conn.ID())
@@ -49,6 +60,11 @@ func (s *Server) leaveRoom(conn *realtime.Conn, key string) error {
 	if err := checkRoomKey("room", key); err != nil {
 		return err
 	}
+	return s.unsubscribe(conn, key)
+}
+
+// unsubscribe takes a room from a connection of this node.
+func (s *Server) unsubscribe(conn *realtime.Conn, key string) error {
 	if err := s.hub.Unsubscribe(conn, realtime.RoomTopic(key), "left"); errors.Is(err, realtime.ErrNotSubscribed) {
 		return notFound("not_subscribed", "connection %s is not in room %q", conn.ID(), key)
 	}
@@ -87,46 +103,54 @@ type connectionBody struct {
 	ConnectionID string `json:"connection_id"`
 }
 
-// handleJoin serves POST /api/rooms/:room/join {connection_id}.
+// handleJoin serves POST /api/rooms/:room/join {connection_id}: the connection may be held by
+// any node of the cluster.
 func (s *Server) handleJoin(c echo.Context) error {
-	var body connectionBody
-	if err := bindJSON(c, &body); err != nil {
-		return err
-	}
-	p := principal(c)
-	conn, err := s.ownConn(p, body.ConnectionID)
-	if err != nil {
-		return err
-	}
-	if err := s.limit(actJoin, p.ID, conn.ID()); err != nil {
-		return err
-	}
-	key := c.Param("room")
-	if err := s.joinRoom(c.Request().Context(), p, conn, key); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": conn.ID(), "subscribed": true})
+	return s.handleMembership(c, "join")
 }
 
 // handleLeave serves POST /api/rooms/:room/leave {connection_id}.
 func (s *Server) handleLeave(c echo.Context) error {
+	return s.handleMembership(c, "leave")
+}
+
+func (s *Server) handleMembership(c echo.Context, op string) error {
 	var body connectionBody
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
 	p := principal(c)
+	key := c.Param("room")
+	if err := s.limit(actJoin, p.ID, body.ConnectionID); err != nil {
+		return err
+	}
 	conn, err := s.ownConn(p, body.ConnectionID)
+	switch {
+	case err == nil && op == "join":
+		err = s.joinRoom(ctx, p, conn, key)
+	case err == nil:
+		err = s.leaveRoom(conn, key)
+	case isNotFound(err) && s.cfg.Cluster != nil: // held by another node, perhaps
+		if op == "join" {
+			if err = s.mayJoin(ctx, p, key); err != nil {
+				return err
+			}
+		} else if err = checkRoomKey("room", key); err != nil {
+			return err
+		}
+		err = s.remoteConn(ctx, op, p, body.ConnectionID, key)
+	}
 	if err != nil {
 		return err
 	}
-	if err := s.limit(actJoin, p.ID, conn.ID()); err != nil {
-		return err
-	}
-	key := c.Param("room")
-	if err := s.leaveRoom(conn, key); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": conn.ID(), "subscribed": false})
+	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": body.ConnectionID, "subscribed": op == "join"})
+}
+
+// isNotFound reports whether err is a 404 Error.
+func isNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
 // handleTyping serves POST /api/rooms/:room/typing {typing, connection_id?}.
@@ -143,7 +167,12 @@ func (s *Server) handleTyping(c echo.Context) error {
 	}
 	p := principal(c)
 	if body.ConnectionID != "" {
-		if _, err := s.ownConn(p, body.ConnectionID); err != nil {
+		if _, err := s.ownConn(p, body.ConnectionID); isNotFound(err) && s.cfg.Cluster != nil {
+			err = s.remoteConn(c.Request().Context(), "locate", p, body.ConnectionID, "")
+			if err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 	}

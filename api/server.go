@@ -38,7 +38,10 @@ type Config struct {
 	CORSOrigins []string
 	Limits      LimitsConfig
 	Metrics     *Metrics // from Wire; created when nil
-	Escalation  EscalationConfig
+	// Cluster, when set, connects this node to the others (StartCluster); it must also be the
+	// hub's Broker.
+	Cluster    *Cluster
+	Escalation EscalationConfig
 	// AnnouncementCheck is how often scheduled announcements are looked for (default 1 s).
 	AnnouncementCheck time.Duration
 	Logger            *slog.Logger
@@ -87,6 +90,9 @@ func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
 	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger,
 		escalate: newEscalator(cfg.Escalation, store, cfg.Logger), limits: newLimiter(cfg.Limits), metrics: cfg.Metrics}
 	s.metrics.registry.MustRegister(newHubCollector(hub))
+	if cfg.Cluster != nil {
+		cfg.Cluster.server.Store(s)
+	}
 	s.routes()
 	return s, nil
 }

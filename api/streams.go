@@ -113,6 +113,9 @@ func (s *Server) handlePoll(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if id != "" {
+			s.tell(controlRequest{Op: "claim", Conn: id}) // a copy another node may hold is stale now
+		}
 		msgs, next, err = conn.Poll(ctx, wait, maxPollEvents, "")
 	}
 	closed := errors.Is(err, realtime.ErrClosed)

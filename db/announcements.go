@@ -49,7 +49,7 @@ func (d *DB) CreateAnnouncement(ctx context.Context, a Announcement, events func
 		if err != nil {
 			return err
 		}
-		evs, err = appendEvents(ctx, tx, list)
+		evs, err = d.appendEvents(ctx, tx, list)
 		return err
 	})
 	return a, evs, mapErr(err)
@@ -78,7 +78,7 @@ func (d *DB) PublishDueAnnouncements(ctx context.Context, events func(Announceme
 			if err != nil {
 				return err
 			}
-			evs, err := appendEvents(ctx, tx, list)
+			evs, err := d.appendEvents(ctx, tx, list)
 			out = append(out, evs...)
 			return err
 		})

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,6 +64,8 @@ type DB struct {
 	log    *slog.Logger
 	users  userCache
 	audit  *auditWriter
+	// notifyChannel, once a Bus is started, is where committed events are announced.
+	notifyChannel atomic.Pointer[string]
 
 	closeOnce sync.Once
 }

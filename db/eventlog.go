@@ -66,7 +66,7 @@ type Event struct {
 // appendEvents stores events within tx and returns them with their offsets, in input order.
 // Topics are locked in name order, so that transactions touching several topics cannot
 // deadlock one another.
-func appendEvents(ctx context.Context, tx bun.IDB, events []Event) ([]Appended, error) {
+func (d *DB) appendEvents(ctx context.Context, tx bun.IDB, events []Event) ([]Appended, error) {
 	order := make([]int, len(events))
 	for i := range order {
 		order[i] = i
@@ -97,7 +97,7 @@ func appendEvents(ctx context.Context, tx bun.IDB, events []Event) ([]Appended, 
 		}
 		start = end
 	}
-	return out, nil
+	return out, d.notifyEvents(ctx, tx, out)
 }
 
 // Append stores durable events of their own (not tied to another change) and returns them.
@@ -105,7 +105,7 @@ func (d *DB) Append(ctx context.Context, events ...Event) ([]Appended, error) {
 	var out []Appended
 	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = appendEvents(ctx, tx, events)
+		out, err = d.appendEvents(ctx, tx, events)
 		return err
 	})
 	return out, mapErr(err)
@@ -119,7 +119,7 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) e
 			return err
 		}
 		var err error
-		out, err = appendEvents(ctx, tx, events)
+		out, err = d.appendEvents(ctx, tx, events)
 		return err
 	})
 	return out, mapErr(err)

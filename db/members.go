@@ -72,7 +72,7 @@ func (d *DB) AddMember(ctx context.Context, roomID, userID, role string,
 		default:
 			return mapped
 		}
-		evs, err = appendEvents(ctx, tx, events(created))
+		evs, err = d.appendEvents(ctx, tx, events(created))
 		return err
 	})
 	return m, created, evs, mapErr(err)
@@ -107,7 +107,7 @@ func (d *DB) MarkRead(ctx context.Context, roomID, userID string, msg Message, e
 			return nil
 		}
 		moved = true
-		evs, err = appendEvents(ctx, tx, events)
+		evs, err = d.appendEvents(ctx, tx, events)
 		return err
 	})
 	return moved, evs, mapErr(err)

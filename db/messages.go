@@ -67,9 +67,11 @@ func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 			return mapErr(err)
 		}
 		ev = Appended{Topic: nm.Topic, TopicID: topicID, Offset: seq, Type: eventType, Envelope: envelope}
-		_, err = tx.NewInsert().Model(&logRow{TopicID: topicID, Seq: seq, Type: eventType, Envelope: string(envelope),
-			CreatedAt: msg.CreatedAt}).Exec(ctx)
-		return mapErr(err)
+		if _, err = tx.NewInsert().Model(&logRow{TopicID: topicID, Seq: seq, Type: eventType, Envelope: string(envelope),
+			CreatedAt: msg.CreatedAt}).Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		return d.notifyEvents(ctx, tx, []Appended{ev})
 	})
 	if errors.Is(err, ErrConflict) && nm.ClientID != "" {
 		msg, err = d.messageByClientID(ctx, nm) // a concurrent retry won the race

@@ -48,7 +48,7 @@ func (d *DB) CreateNotification(ctx context.Context, n Notification, events func
 		if err != nil {
 			return err
 		}
-		evs, err = appendEvents(ctx, tx, list)
+		evs, err = d.appendEvents(ctx, tx, list)
 		return err
 	})
 	return n, evs, mapErr(err)
@@ -130,7 +130,7 @@ func (d *DB) MarkNotificationsRead(ctx context.Context, userID, id string,
 		if err != nil {
 			return err
 		}
-		evs, err = appendEvents(ctx, tx, list)
+		evs, err = d.appendEvents(ctx, tx, list)
 		return err
 	})
 	return changed, unread, evs, mapErr(err)

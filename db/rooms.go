@@ -103,7 +103,7 @@ func (d *DB) CreateRoom(ctx context.Context, nr NewRoom, events func(Room) ([]Ev
 		if err != nil {
 			return err
 		}
-		evs, err = appendEvents(ctx, tx, list)
+		evs, err = d.appendEvents(ctx, tx, list)
 		return err
 	})
 	err = mapErr(err)

@@ -33,6 +33,12 @@ type Config struct {
 	// OnDisconnect, if set, is called once for every connection that Connect returned, when it
 	// is removed (by its transport, expiry or shutdown); Conn.Reason says why. It must not block.
 	OnDisconnect func(*Conn)
+	// Broker, when set, connects this hub to the other nodes of a cluster (presence, typing,
+	// heartbeats). Durable events reach other nodes through the store, not the broker.
+	Broker         Broker
+	HeartbeatEvery time.Duration // how often this node tells the cluster it is alive (default 1 s)
+	NodeTimeout    time.Duration // a node silent this long is gone, with its connections (default 5 s)
+
 	// ObserveLatency, if set, is told how long each live event took from Publish to being
 	// written to a client. It is called on the writer's goroutine: it must be cheap.
 	ObserveLatency func(time.Duration)
@@ -67,6 +73,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.TypingExpiry <= 0 {
 		c.TypingExpiry = 5 * time.Second
+	}
+	if c.HeartbeatEvery <= 0 {
+		c.HeartbeatEvery = time.Second
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -125,6 +137,7 @@ func New(cfg Config) (*Hub, error) {
 	h.conns.init()
 	h.presence, h.typing = newPresence(h), newTyping(h)
 	h.pulse = newPulse(cfg.Heartbeat, h.stopped)
+	go h.runCluster()
 	return h, nil
 }
 

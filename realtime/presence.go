@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,20 +33,25 @@ type PresenceInfo struct {
 	LastSeen    time.Time `json:"last_seen"`
 }
 
-// presence tracks who is in which room on this node. A user is in a room while any of their
-// connections is subscribed to it; several tabs count once. Leaving, of a room or of the
-// server, takes effect only after a grace period, so that a reconnect emits nothing.
+// presence tracks who is in which room. A user is in a room while any of their connections —
+// on this node or, in a cluster, on another — is subscribed to it; several tabs count once.
+// Leaving, of a room or of the server, takes effect only after a grace period, so that a
+// reconnect emits nothing. Each node emits presence events to its own subscribers when the
+// cluster-wide answer changes, and tells the other nodes of its own changes.
 type presence struct {
 	hub *Hub
 
-	mu    sync.Mutex                        // guards the fields below; taken before any topic.mu, since it publishes
-	rooms map[string]map[string]*roomMember // room topic → user id → member
-	users map[string]*userState
+	mu     sync.Mutex                        // guards the fields below; taken before any topic.mu, since it publishes
+	rooms  map[string]map[string]*roomMember // room topic → user id → this node's member
+	users  map[string]*userState             // user id → this node's state
+	remote map[string]map[string]nodeSet     // room topic → user id → other nodes where present
+	others map[string]*remoteUser            // user id → what other nodes say of them
+	nodes  map[string]time.Time              // other nodes → their last heartbeat
 }
 
 type roomMember struct {
 	conns int
-	leave *time.Timer // pending user_left, during the grace period
+	leave *time.Timer // pending leave, during the grace period
 }
 
 type userState struct {
@@ -57,8 +63,32 @@ type userState struct {
 	offline  *time.Timer // pending offline, during the grace period
 }
 
+type remoteUser struct {
+	info  PresenceInfo
+	nodes nodeSet
+}
+
+type nodeSet map[string]bool
+
 func newPresence(h *Hub) *presence {
-	return &presence{hub: h, rooms: make(map[string]map[string]*roomMember), users: make(map[string]*userState)}
+	return &presence{hub: h, rooms: make(map[string]map[string]*roomMember), users: make(map[string]*userState),
+		remote: make(map[string]map[string]nodeSet), others: make(map[string]*remoteUser), nodes: make(map[string]time.Time)}
+}
+
+// present reports whether a user is in a room anywhere in the cluster.
+func (p *presence) present(topic, userID string) bool {
+	return p.rooms[topic][userID] != nil || len(p.remote[topic][userID]) > 0
+}
+
+// onlineCount is how many users are in a room anywhere in the cluster.
+func (p *presence) onlineCount(topic string) int {
+	n := len(p.rooms[topic])
+	for id, nodes := range p.remote[topic] {
+		if len(nodes) > 0 && p.rooms[topic][id] == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // connect counts a new connection of u.
@@ -68,6 +98,9 @@ func (p *presence) connect(u User) {
 	st := p.users[u.ID]
 	if st == nil {
 		st = &userState{user: u, status: StatusOnline}
+		if o := p.others[u.ID]; o != nil && len(o.nodes) > 0 {
+			st.status, st.page = o.info.Status, o.info.CurrentPage // online elsewhere already
+		}
 		p.users[u.ID] = st
 	}
 	st.conns++
@@ -78,11 +111,20 @@ func (p *presence) connect(u User) {
 		return
 	}
 	if st.conns == 1 {
-		p.notify(st)
+		p.hub.broadcast(kindUser, userDelta{User: u.ID, Info: p.info(u.ID), Online: true})
+		if !p.onlineElsewhere(u.ID) {
+			p.notify(st)
+		}
 	}
 }
 
-// disconnect counts a connection of u gone; after the grace period with none left, u is offline.
+func (p *presence) onlineElsewhere(userID string) bool {
+	o := p.others[userID]
+	return o != nil && len(o.nodes) > 0
+}
+
+// disconnect counts a connection of u gone; after the grace period with none left, u is offline
+// here, and offline altogether unless another node still has them.
 func (p *presence) disconnect(u User) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -103,8 +145,11 @@ func (p *presence) disconnect(u User) {
 			return // superseded
 		}
 		delete(p.users, u.ID)
-		st.status, st.page = StatusOffline, ""
-		p.notify(st)
+		p.hub.broadcast(kindUser, userDelta{User: u.ID, Online: false})
+		if !p.onlineElsewhere(u.ID) {
+			st.status, st.page = StatusOffline, ""
+			p.notify(st)
+		}
 	})
 	st.offline = t
 }
@@ -126,20 +171,19 @@ func (p *presence) enter(topic string, u User) {
 	}
 	m := room[u.ID]
 	if m == nil {
+		was := p.present(topic, u.ID)
 		m = &roomMember{}
 		room[u.ID] = m
+		p.hub.broadcast(kindRoom, roomDelta{Room: topic, User: u.ID, Info: p.info(u.ID), Present: true})
+		if !was {
+			p.joined(topic, u.ID)
+		}
 	}
 	m.conns++
-	if m.conns > 1 {
-		return
-	}
 	if m.leave != nil {
 		m.leave.Stop() // a reconnect within the grace period
 		m.leave = nil
-		return
 	}
-	p.publish(topic, EventUserJoined, p.userData(topic, u.ID))
-	p.publishRoomInfo(topic)
 }
 
 // leave records that a connection of u left a room topic. When it was u's last there, u leaves
@@ -155,7 +199,6 @@ func (p *presence) leave(topic string, u User) {
 	if m.conns > 0 {
 		return
 	}
-	data := p.userData(topic, u.ID)
 	var t *time.Timer
 	t = time.AfterFunc(p.hub.cfg.PresenceGrace, func() {
 		p.mu.Lock()
@@ -168,10 +211,26 @@ func (p *presence) leave(topic string, u User) {
 		if len(room) == 0 {
 			delete(p.rooms, topic)
 		}
-		p.publish(topic, EventUserLeft, data)
-		p.publishRoomInfo(topic)
+		p.hub.broadcast(kindRoom, roomDelta{Room: topic, User: u.ID, Present: false})
+		if !p.present(topic, u.ID) {
+			p.left(topic, u.ID)
+		}
 	})
 	m.leave = t
+}
+
+// joined and left tell this node's subscribers of a room that a user arrived or went, and the
+// new count. Called with p.mu held.
+func (p *presence) joined(topic, userID string) {
+	p.publish(topic, EventUserJoined, p.userData(topic, userID))
+	p.publishRoomInfo(topic)
+}
+
+func (p *presence) left(topic, userID string) {
+	data := p.userData(topic, userID)
+	data.Status = StatusOffline
+	p.publish(topic, EventUserLeft, data)
+	p.publishRoomInfo(topic)
 }
 
 // setStatus records a status chosen by u and tells the rooms u is in. It reports false when u
@@ -186,40 +245,58 @@ func (p *presence) setStatus(u User, status, page string) bool {
 	st.status, st.page, st.lastSeen = status, page, time.Now()
 	st.user = u
 	p.notify(st)
-	for topic, room := range p.rooms {
-		if m := room[u.ID]; m != nil && m.conns > 0 {
-			p.publish(topic, EventUserPresence, p.userData(topic, u.ID))
-		}
-	}
+	p.hub.broadcast(kindUser, userDelta{User: u.ID, Info: p.info(u.ID), Online: true, Status: true})
+	p.announceStatus(u.ID)
 	return true
 }
 
-// inRoom lists the users present in a room topic, sorted by id.
+// announceStatus sends user_presence to this node's subscribers of every room the user is in.
+func (p *presence) announceStatus(userID string) {
+	for _, topic := range p.roomsOf(userID) {
+		p.publish(topic, EventUserPresence, p.userData(topic, userID))
+	}
+}
+
+func (p *presence) roomsOf(userID string) []string {
+	var out []string
+	for topic := range p.rooms {
+		if p.present(topic, userID) {
+			out = append(out, topic)
+		}
+	}
+	for topic := range p.remote {
+		if p.rooms[topic][userID] == nil && p.present(topic, userID) {
+			out = append(out, topic)
+		}
+	}
+	return out
+}
+
+// inRoom lists the users present in a room topic anywhere in the cluster, sorted by id.
 func (p *presence) inRoom(topic string) []PresenceInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]PresenceInfo, 0, len(p.rooms[topic]))
+	var out []PresenceInfo
 	for id := range p.rooms[topic] {
 		out = append(out, p.info(id))
 	}
-	slices.SortFunc(out, func(a, b PresenceInfo) int {
-		if a.UserID < b.UserID {
-			return -1
+	for id, nodes := range p.remote[topic] {
+		if len(nodes) > 0 && p.rooms[topic][id] == nil {
+			out = append(out, p.info(id))
 		}
-		if a.UserID > b.UserID {
-			return 1
-		}
-		return 0
-	})
+	}
+	slices.SortFunc(out, func(a, b PresenceInfo) int { return strings.Compare(a.UserID, b.UserID) })
 	return out
 }
 
 func (p *presence) info(userID string) PresenceInfo {
-	st := p.users[userID]
-	if st == nil { // gone, within the room's grace period
-		return PresenceInfo{UserID: userID, Status: StatusOnline, LastSeen: time.Now()}
+	if st := p.users[userID]; st != nil {
+		return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: st.lastSeen}
 	}
-	return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: st.lastSeen}
+	if o := p.others[userID]; o != nil {
+		return o.info
+	}
+	return PresenceInfo{UserID: userID, Status: StatusOnline, LastSeen: time.Now()} // within a grace period
 }
 
 type presenceData struct {
@@ -234,21 +311,25 @@ func (p *presence) userData(topic, userID string) presenceData {
 
 func (p *presence) publishRoomInfo(topic string) {
 	key, _ := RoomOf(topic)
-	p.publish(topic, EventRoomInfo, map[string]any{"room": key, "online_count": len(p.rooms[topic])})
+	p.publish(topic, EventRoomInfo, map[string]any{"room": key, "online_count": p.onlineCount(topic)})
 }
 
-// publish sends an ephemeral event to a room topic. Called with p.mu held, so that a room's
-// presence events go out in the order they happened.
+// publish sends an ephemeral event to this node's subscribers of a room topic. Called with p.mu
+// held, so that a room's presence events go out in the order they happened.
 func (p *presence) publish(topic string, typ EventType, data any) {
 	key, _ := RoomOf(topic)
 	p.hub.Publish(&Frame{Topic: topic, Type: typ, Payload: mustEncode(Event{Type: typ, Room: key, Data: data})})
 }
 
-// RoomPresence lists who is in a room on this node.
+// RoomPresence lists who is in a room.
 func (h *Hub) RoomPresence(room string) []PresenceInfo { return h.presence.inRoom(RoomTopic(room)) }
 
-// OnlineCount returns how many users are in a room on this node.
-func (h *Hub) OnlineCount(room string) int { return len(h.presence.inRoom(RoomTopic(room))) }
+// OnlineCount returns how many users are in a room.
+func (h *Hub) OnlineCount(room string) int {
+	h.presence.mu.Lock()
+	defer h.presence.mu.Unlock()
+	return h.presence.onlineCount(RoomTopic(room))
+}
 
 // SetStatus records u's chosen status and current page and sends user_presence to every room
 // u is in. It reports false when u has no live connection here.

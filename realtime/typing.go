@@ -18,7 +18,12 @@ type typingKey struct{ topic, user string }
 
 func newTyping(h *Hub) *typing { return &typing{hub: h, active: make(map[typingKey]*time.Timer)} }
 
-func (ty *typing) set(topic string, u User, on bool) {
+// set records that u started (on) or stopped typing in topic. A local change is also told to
+// the other nodes of a cluster; a remote one (local false) came from there.
+func (ty *typing) set(topic string, u User, on, local bool) {
+	if local {
+		ty.hub.broadcast(kindTyping, typingDelta{Room: topic, User: User{ID: u.ID, Name: u.Name}, On: on})
+	}
 	ty.mu.Lock()
 	defer ty.mu.Unlock()
 	k := typingKey{topic, u.ID}
@@ -57,4 +62,4 @@ func (ty *typing) publish(topic string, u User, typ EventType) {
 
 // Typing records that u started (on) or stopped typing in a room and tells the room's other
 // users; never u's own connections. Repeated starts refresh the expiry without a new event.
-func (h *Hub) Typing(room string, u User, on bool) { h.typing.set(RoomTopic(room), u, on) }
+func (h *Hub) Typing(room string, u User, on bool) { h.typing.set(RoomTopic(room), u, on, true) }

@@ -1,0 +1,229 @@
+package api_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/db"
+	"switchboard/db/dbtest"
+	"switchboard/realtime"
+)
+
+// startCluster starts n nodes, named A, B, C…, sharing one fresh PostgreSQL schema, and waits
+// until each hears all the others.
+func startCluster(t *testing.T, n int, opts ...option) []*env {
+	t.Helper()
+	base := dbtest.Config(t, db.Postgres)
+	nodes := make([]*env, n)
+	for i := range nodes {
+		cfg := base
+		cfg.NodeID = string(rune('A' + i))
+		store, err := db.Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		nodes[i] = startEnv(t, store, append([]option{inCluster(cfg.URL), withHub(func(h *realtime.Config) {
+			h.HeartbeatEvery = 100 * time.Millisecond
+			h.NodeTimeout = time.Second
+			h.PresenceGrace = 200 * time.Millisecond
+		})}, opts...)...)
+	}
+	for _, e := range nodes {
+		waitUntil(t, "every node hearing the others", func() bool { return len(e.hub.Nodes()) == n-1 })
+	}
+	return nodes
+}
+
+// An SSE client on node A, a WebSocket client on B and a long-poll client on C in one room all
+// receive messages posted to B, once and in order.
+func TestClusterDeliversAcrossNodes(t *testing.T) {
+	n := startCluster(t, 3)
+	a, b, c := n[0], n[1], n[2]
+	tok := a.token("alice", "Alice")
+	sse := a.dialSSE(tok, "rooms=general")
+	ws := b.dialWS(b.token("bob", "Bob"), "rooms=general")
+	p := c.dialPoll(c.token("carol", "Carol"), "rooms=general&timeout=5")
+	connectedOf(t, p)
+	for i := range 5 {
+		b.post(tok, "general", fmt.Sprint("m", i))
+	}
+	for name, cl := range map[string]client{"sse on A": sse, "ws on B": ws, "poll on C": p} {
+		for i := range 5 {
+			if m := nextOf(t, cl, "chat_message").message(t); m.Content != fmt.Sprint("m", i) {
+				t.Fatalf("%s: message %d is %q", name, i, m.Content)
+			}
+		}
+	}
+	// A sentinel shows nothing was delivered twice.
+	b.post(tok, "general", "sentinel")
+	for name, cl := range map[string]client{"sse on A": sse, "ws on B": ws, "poll on C": p} {
+		if m := nextOf(t, cl, "chat_message").message(t); m.Content != "sentinel" {
+			t.Fatalf("%s got %q again", name, m.Content)
+		}
+	}
+}
+
+// A client that disconnects from node A and resumes on node B with its cursor misses nothing.
+func TestClusterResumeOnAnotherNode(t *testing.T) {
+	n := startCluster(t, 3)
+	a, b, c := n[0], n[1], n[2]
+	tok := a.token("alice", "Alice")
+	sse := a.dialSSE(tok, "rooms=general")
+	c.post(tok, "general", "before")
+	cursor := nextOf(t, sse, "chat_message").ID
+	sse.cancel()
+	c.post(tok, "general", "while away 1")
+	c.post(tok, "general", "while away 2")
+	resumed := b.dialSSE(tok, "", "Last-Event-ID", cursor)
+	for _, want := range []string{"while away 1", "while away 2"} {
+		if m := nextOf(t, resumed, "chat_message").message(t); m.Content != want {
+			t.Fatalf("resumed on B got %q, want %q", m.Content, want)
+		}
+	}
+	a.post(tok, "general", "live on A")
+	if m := nextOf(t, resumed, "chat_message").message(t); m.Content != "live on A" {
+		t.Fatalf("got %q", m.Content)
+	}
+}
+
+// When node A's listening connection is terminated while messages keep being published on
+// node B, A's subscribers end up with every message, in order, once; A is degraded meanwhile.
+func TestClusterSurvivesListenerTermination(t *testing.T) {
+	n := startCluster(t, 2)
+	a, b := n[0], n[1]
+	tok := a.token("alice", "Alice")
+	sse := a.dialSSE(tok, "rooms=general")
+	admin, err := sql.Open("postgres", dbtest.DefaultPostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+
+	const total = 60
+	done := make(chan error, 1)
+	go func() {
+		for i := range total {
+			if _, err := b.postRaw(tok, "general", fmt.Sprint(i)); err != nil {
+				done <- err
+				return
+			}
+			if i == total/3 {
+				var killed int
+				if err := admin.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE application_name = 'switchboard-listen-A'`).Scan(&killed); err != nil || killed != 1 {
+					done <- fmt.Errorf("terminating A's listener: %d terminated, %v", killed, err)
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	for i := range total {
+		if m := nextOf(t, sse, "chat_message").message(t); m.Content != fmt.Sprint(i) {
+			t.Fatalf("message %d is %q", i, m.Content)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b.post(tok, "general", "sentinel")
+	if m := nextOf(t, sse, "chat_message").message(t); m.Content != "sentinel" {
+		t.Fatalf("after the outage A delivered %q again", m.Content)
+	}
+	waitUntil(t, "A ready again", func() bool { status, _ := a.do("GET", "/readyz", "", nil); return status == http.StatusOK })
+}
+
+// A kick issued on node B closes the user's connection on node A; a join over REST on node B
+// for a connection on node A subscribes it; the admin listing on B shows A's connections.
+func TestClusterActionsReachOtherNodes(t *testing.T) {
+	n := startCluster(t, 2)
+	a, b := n[0], n[1]
+	alice, root := a.token("alice", "Alice"), b.admin("root")
+	sse := a.dialSSE(alice, "")
+	b.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/join", alice, map[string]string{"connection_id": sse.conn.ConnectionID})
+	if ev := nextOf(t, sse, "room_joined"); ev.Room != "lobby" {
+		t.Fatalf("got %+v", ev)
+	}
+	b.post(alice, "lobby", "joined from B")
+	if m := nextOf(t, sse, "chat_message").message(t); m.Content != "joined from B" {
+		t.Fatalf("got %+v", m)
+	}
+	if status, _ := b.do("POST", "/api/rooms/lobby/join", b.token("mallory", "M"), map[string]string{"connection_id": sse.conn.ConnectionID}); status != http.StatusForbidden {
+		t.Fatalf("joining another user's remote connection: %d", status)
+	}
+	if status, _ := b.do("POST", "/api/rooms/lobby/join", alice, map[string]string{"connection_id": "c_AAAAAAAAAAAAAAAAAAAAAAAA"}); status != http.StatusNotFound {
+		t.Fatalf("joining an unknown connection: %d", status)
+	}
+	b.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/leave", alice, map[string]string{"connection_id": sse.conn.ConnectionID})
+	nextOf(t, sse, "room_left")
+
+	var list struct {
+		Connections []realtime.Info `json:"connections"`
+	}
+	decode(t, b.mustDo(http.StatusOK, "GET", "/api/admin/connections?user=alice", root, nil), &list)
+	if len(list.Connections) != 1 || list.Connections[0].ID != sse.conn.ConnectionID {
+		t.Fatalf("B's listing of alice %+v", list.Connections)
+	}
+	var kicked struct {
+		Kicked int `json:"kicked"`
+	}
+	decode(t, b.mustDo(http.StatusOK, "DELETE", "/api/admin/users/alice/connections", root, map[string]string{"reason": "cluster kick"}), &kicked)
+	if kicked.Kicked != 1 {
+		t.Fatalf("kicked %d", kicked.Kicked)
+	}
+	if rest := sse.ended(t); len(rest) == 0 || rest[len(rest)-1].Type != "kicked" {
+		t.Fatalf("A's stream ended with %+v", rest)
+	}
+}
+
+// Online counts and joins and leaves are right across nodes, and a dead node's connections
+// vanish from presence and from listings.
+func TestClusterPresence(t *testing.T) {
+	n := startCluster(t, 3)
+	a, b, c := n[0], n[1], n[2]
+	presence := []string{"user_joined", "user_left", "room_info"}
+	alice := a.dialSSE(a.token("alice", "Alice"), "rooms=lobby")
+	nextOf(t, alice, "room_info")
+	b.dialSSE(b.token("bob", "Bob"), "rooms=lobby")
+	bobTab2 := c.dialWS(c.token("bob", "Bob"), "rooms=lobby") // bob's second tab, on another node
+	ev := nextOf(t, alice, presence...)
+	if user, _, _ := presenceOf(t, ev); ev.Type != "user_joined" || user != "bob" {
+		t.Fatalf("alice got %s %s", ev.Type, ev.Data)
+	}
+	if _, count, _ := presenceOf(t, nextOf(t, alice, presence...)); count != 2 {
+		t.Fatalf("online count %d, want 2", count)
+	}
+	var list struct {
+		OnlineCount int `json:"online_count"`
+	}
+	decode(t, c.mustDo(http.StatusOK, "GET", "/api/rooms/lobby/presence", c.token("carol", "Carol"), nil), &list)
+	if list.OnlineCount != 2 {
+		t.Fatalf("C counts %d online", list.OnlineCount)
+	}
+	// Node B dies without a word: its connections are forgotten, but bob is still on C.
+	b.stop()
+	bobTab2.ws.CloseNow() // and then bob's last tab goes
+	ev = nextOf(t, alice, presence...)
+	if user, _, _ := presenceOf(t, ev); ev.Type != "user_left" || user != "bob" {
+		t.Fatalf("alice got %s %s", ev.Type, ev.Data)
+	}
+	waitUntil(t, "the dead node leaving A's view", func() bool {
+		return !slices.Contains(a.hub.Nodes(), "B")
+	})
+	var conns struct {
+		Connections []realtime.Info `json:"connections"`
+	}
+	decode(t, a.mustDo(http.StatusOK, "GET", "/api/admin/connections", a.admin("root"), nil), &conns)
+	for _, cn := range conns.Connections {
+		if strings.HasPrefix(cn.UserID, "bob") {
+			t.Fatalf("a dead node's connection is still listed: %+v", cn)
+		}
+	}
+}
