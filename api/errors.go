@@ -85,6 +85,10 @@ func asError(err error) *Error {
 		return fromEchoError(he)
 	}
 	switch {
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: statusClientClosed, Code: "client_closed_request", Message: "the client closed the request", cause: err}
+	case errors.Is(err, realtime.ErrClosed):
+		return unavailable("the connection closed while it was being set up; reconnect", 1, err)
 	case errors.Is(err, db.ErrUnavailable):
 		return unavailable("the database is unavailable; try again shortly", 2, err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -121,12 +125,20 @@ func fromEchoError(he *echo.HTTPError) *Error {
 	return &Error{Status: he.Code, Code: code, Message: msg, cause: he.Internal}
 }
 
+// statusClientClosed (nginx's 499) marks a request whose client went away: nobody is there to
+// answer, and it is not the server's error.
+const statusClientClosed = 499
+
 // handleError is Echo's HTTPErrorHandler: one path from any error to the JSON error body.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return // a stream already started; its end is the signal
 	}
 	e := asError(err)
+	if e.Status == statusClientClosed {
+		c.Response().Status = statusClientClosed // for the request log and metrics; nothing is sent
+		return
+	}
 	if errors.Is(err, db.ErrUnavailable) {
 		s.metrics.dbErrors.Inc()
 	}

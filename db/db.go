@@ -102,6 +102,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("db: opening SQLite %s: %w", path, err)
 		}
+		// SQLite has one writer and serves reads from a few connections; a crowd of connecting
+		// clients queues on these rather than opening a connection each.
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
 		bdb, kind, schema = bun.NewDB(sqldb, sqlitedialect.New()), SQLite, sqliteSchema
 	default:
 		return nil, fmt.Errorf("db: DATABASE_URL must start with postgres:// (or be empty for the embedded SQLite database)")

@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A subscription refused for too many topics leaves no topic behind in the hub.
@@ -102,5 +104,40 @@ func TestConnIsFindableOnlyWhenComplete(t *testing.T) {
 	msgs, _, err := seen.Poll(context.Background(), 0, 10, "")
 	if err != nil || msgs[0].Type != EventConnected || !strings.Contains(string(msgs[0].Payload), `"rooms":["a"]`) {
 		t.Fatalf("the connection found first said %v %v", types(msgs), err)
+	}
+}
+
+// In a crowd, arrivals are announced one by one only up to PresenceRoomLimit, and the counts
+// that change within RoomInfoDelay go out as one room_info.
+func TestPresenceScalesToCrowds(t *testing.T) {
+	h := newTestHub(t, newMemStore(), Config{PresenceRoomLimit: 3, RoomInfoDelay: 50 * time.Millisecond})
+	watcher := connect(t, h, "watcher", Subscription{Topic: "room:big"})
+	for i := range 10 {
+		connect(t, h, fmt.Sprint("u", i), Subscription{Topic: "room:big"})
+	}
+	isPresence := func(m Message) bool { return m.Type == EventUserJoined || m.Type == EventRoomInfo }
+	var joined, infos int
+	for last := 0; last != 11; {
+		for _, m := range receiveMatching(t, watcher, 1, isPresence) {
+			switch m.Type {
+			case EventUserJoined:
+				joined++
+			case EventRoomInfo:
+				infos++
+				var env struct {
+					Data struct {
+						Count int `json:"online_count"`
+					} `json:"data"`
+				}
+				json.Unmarshal(m.Payload, &env)
+				last = env.Data.Count
+			}
+		}
+	}
+	if joined != 3 { // the watcher itself, then two more: the room is full of news after that
+		t.Fatalf("%d user_joined events, want 3", joined)
+	}
+	if infos >= 11 {
+		t.Fatalf("%d room_info events for 11 arrivals: not coalesced", infos)
 	}
 }

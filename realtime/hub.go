@@ -26,7 +26,11 @@ type Config struct {
 	GapWait    time.Duration // how long an out-of-order frame waits before the log is read (default 100 ms)
 
 	PresenceGrace time.Duration // a user leaving a room, or the server, is announced after this (default 5 s)
-	TypingExpiry  time.Duration // a typing start without a stop ends after this (default 5 s)
+	// PresenceRoomLimit is the largest room whose arrivals and departures are announced one by
+	// one (user_joined, user_left); larger rooms get only room_info (default 1,000).
+	PresenceRoomLimit int
+	RoomInfoDelay     time.Duration // room_info changes within this go out as one (default 100 ms)
+	TypingExpiry      time.Duration // a typing start without a stop ends after this (default 5 s)
 	// OnPresence, if set, is told when a user comes online, sets a status, or goes offline
 	// (for the presence table). It is called with presence state locked: it must not block.
 	OnPresence func(PresenceChange)
@@ -70,6 +74,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.PresenceGrace <= 0 {
 		c.PresenceGrace = 5 * time.Second
+	}
+	if c.PresenceRoomLimit <= 0 {
+		c.PresenceRoomLimit = 1000
+	}
+	if c.RoomInfoDelay <= 0 {
+		c.RoomInfoDelay = 100 * time.Millisecond
 	}
 	if c.TypingExpiry <= 0 {
 		c.TypingExpiry = 5 * time.Second

@@ -47,6 +47,7 @@ type presence struct {
 	remote map[string]map[string]nodeSet     // room topic → user id → other nodes where present
 	others map[string]*remoteUser            // user id → what other nodes say of them
 	nodes  map[string]time.Time              // other nodes → their last heartbeat
+	dirty  map[string]bool                   // rooms whose room_info is due
 }
 
 type roomMember struct {
@@ -72,7 +73,8 @@ type nodeSet map[string]bool
 
 func newPresence(h *Hub) *presence {
 	return &presence{hub: h, rooms: make(map[string]map[string]*roomMember), users: make(map[string]*userState),
-		remote: make(map[string]map[string]nodeSet), others: make(map[string]*remoteUser), nodes: make(map[string]time.Time)}
+		remote: make(map[string]map[string]nodeSet), others: make(map[string]*remoteUser), nodes: make(map[string]time.Time),
+		dirty: make(map[string]bool)}
 }
 
 // present reports whether a user is in a room anywhere in the cluster.
@@ -220,17 +222,42 @@ func (p *presence) leave(topic string, u User) {
 }
 
 // joined and left tell this node's subscribers of a room that a user arrived or went, and the
-// new count. Called with p.mu held.
+// new count. In a room with more users than PresenceRoomLimit, arrivals and departures are not
+// announced one by one — that would cost every member a message per member — only the count.
+// Called with p.mu held.
 func (p *presence) joined(topic, userID string) {
-	p.publish(topic, EventUserJoined, p.userData(topic, userID))
-	p.publishRoomInfo(topic)
+	if p.onlineCount(topic) <= p.hub.cfg.PresenceRoomLimit {
+		p.publish(topic, EventUserJoined, p.userData(topic, userID))
+	}
+	p.roomInfoDue(topic)
 }
 
 func (p *presence) left(topic, userID string) {
-	data := p.userData(topic, userID)
-	data.Status = StatusOffline
-	p.publish(topic, EventUserLeft, data)
-	p.publishRoomInfo(topic)
+	if p.onlineCount(topic) < p.hub.cfg.PresenceRoomLimit {
+		data := p.userData(topic, userID)
+		data.Status = StatusOffline
+		p.publish(topic, EventUserLeft, data)
+	}
+	p.roomInfoDue(topic)
+}
+
+// roomInfoDue schedules a room's room_info. Changes within RoomInfoDelay go out as one event
+// with the count at the end, so a crowd arriving at once does not send one count per arrival.
+func (p *presence) roomInfoDue(topic string) {
+	if len(p.dirty) == 0 {
+		time.AfterFunc(p.hub.cfg.RoomInfoDelay, p.flushRoomInfo)
+	}
+	p.dirty[topic] = true
+}
+
+func (p *presence) flushRoomInfo() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for topic := range p.dirty {
+		key, _ := RoomOf(topic)
+		p.publish(topic, EventRoomInfo, map[string]any{"room": key, "online_count": p.onlineCount(topic)})
+	}
+	clear(p.dirty)
 }
 
 // setStatus records a status chosen by u and tells the rooms u is in. It reports false when u
@@ -307,11 +334,6 @@ type presenceData struct {
 func (p *presence) userData(topic, userID string) presenceData {
 	key, _ := RoomOf(topic)
 	return presenceData{Room: key, PresenceInfo: p.info(userID)}
-}
-
-func (p *presence) publishRoomInfo(topic string) {
-	key, _ := RoomOf(topic)
-	p.publish(topic, EventRoomInfo, map[string]any{"room": key, "online_count": p.onlineCount(topic)})
 }
 
 // publish sends an ephemeral event to this node's subscribers of a room topic. Called with p.mu
