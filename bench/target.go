@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// target is the server under load: where it listens, how to get tokens for it, how to read
+// its process figures, and the HTTP clients the generator reaches it with.
+type target struct {
+	base     string // http://host:port
+	hostport string
+	pid      int
+	dbKind   string
+	tokens   *tokenSource
+	server   *spawned // nil for an existing server
+
+	rest   *http.Client // REST calls: a pool bounded by -concurrency
+	stream *http.Client // r3labs SSE and WebSocket handshakes: one connection per stream
+	poll   *http.Client // long-polls: keep-alive connections, one per poller
+}
+
+// openTarget spawns the server or checks the one named by -url.
+func openTarget(ctx context.Context, cfg config) (*target, error) {
+	t := &target{pid: cfg.pid, dbKind: "unknown"}
+	secret := cfg.secret
+	if cfg.spawn {
+		s, err := spawn(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		t.server, t.pid, secret, t.dbKind = s, s.pid(), s.secret, s.dbKind
+		t.base = "http://" + s.addr
+	} else {
+		u, err := checkLoopback(cfg.url)
+		if err != nil {
+			return nil, err
+		}
+		if u.Scheme != "http" {
+			return nil, fmt.Errorf("-url %q: only http:// (loopback needs no TLS)", cfg.url)
+		}
+		t.base = u.Scheme + "://" + u.Host
+		if t.pid > 0 {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", t.pid)); err != nil {
+				return nil, fmt.Errorf("-pid %d: %w", t.pid, err)
+			}
+		}
+	}
+	t.hostport = strings.TrimPrefix(t.base, "http://")
+	if _, _, err := net.SplitHostPort(t.hostport); err != nil {
+		t.hostport += ":80"
+	}
+	t.rest = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: cfg.concurrency * 2, MaxIdleConnsPerHost: cfg.concurrency * 2,
+		DisableCompression: true, IdleConnTimeout: time.Minute}}
+	t.stream = &http.Client{Transport: &http.Transport{
+		DisableCompression: true, ReadBufferSize: 4096, WriteBufferSize: 1024}}
+	t.poll = &http.Client{Transport: &http.Transport{
+		MaxIdleConns: cfg.n + 16, MaxIdleConnsPerHost: cfg.n + 16, DisableCompression: true,
+		IdleConnTimeout: time.Minute, ReadBufferSize: 4096, WriteBufferSize: 1024}}
+	t.tokens = newTokenSource(t, []byte(secret), cfg.timeout+10*time.Minute)
+	if err := t.waitReady(ctx, 30*time.Second); err != nil {
+		t.kill()
+		return nil, err
+	}
+	if !cfg.spawn {
+		t.dbKind = "as configured"
+	}
+	return t, nil
+}
+
+// waitReady waits for GET /readyz to answer 200.
+func (t *target) waitReady(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/readyz", nil)
+		resp, err := t.rest.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /readyz: %s", resp.Status)
+		}
+		last = err
+		if t.server != nil && t.server.exited() {
+			return fmt.Errorf("the server exited while starting; its log:\n%s", t.server.logTail())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server at %s not ready: %v", t.base, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// connectedClients reads the hub's connection count from GET /ws/health.
+func (t *target) connectedClients(ctx context.Context) (int, error) {
+	var body struct {
+		ConnectedClients int `json:"connectedClients"`
+	}
+	err := t.getJSON(ctx, "/ws/health", "", &body)
+	return body.ConnectedClients, err
+}
+
+// rss returns the server's resident set size, or -1 without a pid.
+func (t *target) rss() int64 {
+	if t.pid <= 0 {
+		return -1
+	}
+	v, err := readRSS(t.pid)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// finish adds the closing figures and stops a spawned server.
+func (t *target) finish(rep *report) {
+	rep.add("loadavg_end", loadAvg(), "", "1-minute load average at the end")
+	if rss := t.rss(); rss >= 0 {
+		rep.add("server_rss_end_mib", mib(rss), "MiB", "server VmRSS at the end")
+	}
+	if self, err := statusField(0, "VmHWM:"); err == nil {
+		rep.add("generator_rss_peak_mib", mib(self), "MiB", "generator peak RSS")
+	}
+	if t.server != nil {
+		t.server.keepLog = t.server.keepLog || rep.has("error") || rep.has("timed_out")
+		if err := t.server.stop(); err != nil {
+			rep.add("server_stop", err.Error(), "", "")
+		}
+		if t.server.crashed {
+			rep.add("server_crashed", true, "", "the server exited during the run; see server_log")
+		}
+		if t.server.crashed || t.server.keepLog {
+			rep.add("server_log", t.server.logPath, "", "kept: -keep-log, or the run failed")
+		}
+	}
+}
+
+// kill stops a spawned server at once.
+func (t *target) kill() {
+	if t.server != nil {
+		t.server.kill()
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
