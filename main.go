@@ -3,6 +3,7 @@
 //
 //	switchboard [flags]            run the server (see -h)
 //	switchboard token [flags]      print a token for curl
+//	switchboard health [flags]     exit 0 when a server answers /readyz (for container healthchecks)
 //
 // Configuration comes from flags and environment variables; this file is the only place that
 // reads either.
@@ -182,6 +183,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "token" {
 		err = runToken(os.Args[2:])
+	} else if len(os.Args) > 1 && os.Args[1] == "health" {
+		err = runHealth(os.Args[2:])
 	} else {
 		err = runServer(os.Args[1:])
 	}
@@ -479,6 +482,25 @@ func runToken(args []string) error {
 		return err
 	}
 	fmt.Println(tok)
+	return nil
+}
+
+// runHealth checks a running server's readiness, for images without curl.
+func runHealth(args []string) error {
+	f := flag.NewFlagSet("switchboard health", flag.ContinueOnError)
+	url := f.String("url", "http://127.0.0.1:8080/readyz", "readiness URL")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get(*url)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", *url, res.Status)
+	}
 	return nil
 }
 
