@@ -30,7 +30,8 @@ type consumer struct {
 	next    int
 	replay  *control         // the subscription whose log is being replayed, if any
 	page    []*Frame         // scratch for replay pages
-	cursor  string           // the wire form of pos, cached until pos changes
+	cursor  []byte           // the wire form of pos, in arena, until pos changes
+	arena   []byte           // this Drain's cursors; reused by the next
 	left    map[int64]uint64 // last delivered offset of topics unsubscribed from
 }
 
@@ -52,6 +53,10 @@ const replayPageSize = 256
 // closed it returns any final message (kicked, token_expired) with ErrClosed.
 func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, error) {
 	k := &c.cons
+	if cap(k.arena) > 16<<10 {
+		k.arena = nil // let a burst's buffer go
+	}
+	k.arena, k.cursor = k.arena[:0], nil // the previous Drain's messages are written by now
 	if !k.started {
 		k.started = true
 		for _, s := range c.initial {
@@ -99,16 +104,19 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 }
 
 // Cursor returns the connection's current cursor as its consumer last left it.
-func (c *Conn) Cursor() string { return c.cons.currentCursor(c.hub.cfg.Epoch) }
+func (c *Conn) Cursor() string { return string(c.cons.currentCursor(c.hub.cfg.Epoch)) }
 
-func (k *consumer) currentCursor(epoch uint64) string {
-	if k.cursor == "" {
-		k.cursor = string(appendCursor(nil, epoch, k.pos))
+// currentCursor returns the wire form of pos, appended to the arena when it changed.
+func (k *consumer) currentCursor(epoch uint64) []byte {
+	if k.cursor == nil {
+		start := len(k.arena)
+		k.arena = appendCursor(k.arena, epoch, k.pos)
+		k.cursor = k.arena[start:len(k.arena):len(k.arena)]
 	}
 	return k.cursor
 }
 
-func (k *consumer) moved() { k.cursor = "" }
+func (k *consumer) moved() { k.cursor = nil }
 
 func (c *Conn) apply(it item, dst []Message) []Message {
 	k := &c.cons
@@ -242,7 +250,7 @@ func (c *Conn) connectedMessage() Message {
 		Resumed      bool      `json:"resumed"`
 		HeartbeatMS  int64     `json:"heartbeat_ms"`
 	}{c.id, c.user.ID, c.transport, rooms, c.resumed, c.hub.cfg.Heartbeat.Milliseconds()}
-	return Message{Type: EventConnected, Cursor: c.Cursor(),
+	return Message{Type: EventConnected, Cursor: c.cons.currentCursor(c.hub.cfg.Epoch),
 		Payload: mustEncode(Event{Type: EventConnected, Data: data, TS: time.Now()})}
 }
 
@@ -253,11 +261,11 @@ func (c *Conn) roomMessage(typ EventType, topic, why string) Message {
 		Topic  string `json:"topic"`
 		Reason string `json:"reason,omitempty"`
 	}{key, topic, why}
-	return Message{Type: typ, Cursor: c.Cursor(),
+	return Message{Type: typ, Cursor: c.cons.currentCursor(c.hub.cfg.Epoch),
 		Payload: mustEncode(Event{Type: typ, Room: key, Data: data, TS: time.Now()})}
 }
 
-func resetMessage(topic, reason, cursor string) Message {
+func resetMessage(topic, reason string, cursor []byte) Message {
 	key, _ := RoomOf(topic)
 	data := struct {
 		Topic  string `json:"topic"`

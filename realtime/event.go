@@ -131,16 +131,18 @@ func ParseAudience(s string) []string {
 func (f *Frame) Durable() bool { return f.Offset > 0 }
 
 // Message is one frame as delivered to one connection: the transport writes it.
+// Cursor and Payload are valid until the next Drain of the same connection: the cursor lives in
+// a buffer the connection reuses, so that delivering an event allocates nothing per subscriber.
 type Message struct {
 	Type    EventType
-	Cursor  string    // the connection's cursor after this message; "" when it does not move it
-	Payload []byte    // the envelope without "id"
+	Cursor  []byte    // the connection's cursor after this message; empty when it does not move it
+	Payload []byte    // the envelope without "id", shared by every subscriber
 	At      time.Time // when it was published live; zero for replays and per-connection messages
 }
 
 // AppendJSON appends the wire envelope of m to dst, with "id" set to the cursor when m moves it.
 func (m Message) AppendJSON(dst []byte) []byte {
-	if m.Cursor == "" || len(m.Payload) < 2 {
+	if len(m.Cursor) == 0 || len(m.Payload) < 2 {
 		return append(dst, m.Payload...)
 	}
 	dst = append(dst, `{"id":"`...)

@@ -109,7 +109,7 @@ func ServeSSE(ctx context.Context, w http.ResponseWriter, c *Conn, o SSEOptions)
 
 // appendSSE appends one message as an SSE frame: id (when it moves the cursor), event, data.
 func appendSSE(buf []byte, m Message) []byte {
-	if m.Cursor != "" {
+	if len(m.Cursor) > 0 {
 		buf = append(buf, "id: "...)
 		buf = append(buf, m.Cursor...)
 		buf = append(buf, '\n')
