@@ -1,0 +1,256 @@
+// chat.js: the messages of one room: history loaded on scroll, live messages, the composer,
+// the typing indicator, and the sent/delivered marks of your own messages.
+import { $, h, clock } from './dom.js'
+import { uid } from '../switchboard.js'
+
+const PAGE = 30
+const STATUS = { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', failed: 'Not sent' }
+
+export class Chat {
+  constructor (sb, me, hooks) {
+    this.sb = sb
+    this.me = me
+    this.hooks = hooks // {read(room, unread)}
+    this.room = ''
+    this.list = $('#messages')
+    this.box = $('#messages-box')
+    this.older = $('#load-older')
+    this.input = $('#message-input')
+    this.byId = new Map() // message id → li
+    this.byClient = new Map() // client_id → li, for your own messages
+    this.typers = new Map() // user id → {name, timer}
+    this.before = '' // next_before of the oldest page shown
+    this.loaded = false
+
+    this.box.addEventListener('scroll', () => { if (this.box.scrollTop < 60) this.loadOlder() })
+    this.older.addEventListener('click', () => this.loadOlder())
+    $('#composer').addEventListener('submit', (e) => { e.preventDefault(); this.submit() })
+    this.input.addEventListener('input', () => this.typed())
+    this.input.addEventListener('blur', () => this.stopTyping())
+
+    const here = (fn) => (ev) => ev.room === this.room && fn(ev.data)
+    sb.on('chat_message', here((m) => this.receive(m)))
+    sb.on('chat_message_updated', here((m) => this.receive(m)))
+    sb.on('chat_message_deleted', here((d) => { this.byId.get(d.id)?.remove(); this.byId.delete(d.id) }))
+    sb.on('user_typing_start', here((d) => this.typing(d, true)))
+    sb.on('user_typing_stop', here((d) => this.typing(d, false)))
+    sb.on('reset', here(() => this.reload()))
+    sb.on('open', () => { if (!this.loaded) this.reload() })
+    document.addEventListener('visibilitychange', () => { if (!document.hidden) this.markRead() })
+  }
+
+  // open shows a room: the stream subscribes to it, then its latest page loads.
+  async open (room, name = room) {
+    this.stopTyping()
+    this.room = room
+    $('#room-title').textContent = '#' + name
+    for (const t of this.typers.values()) clearTimeout(t.timer)
+    this.typers.clear()
+    this.renderTyping()
+    this.clear()
+    try {
+      await this.sb.join(room)
+    } catch (e) {
+      this.notice(`Cannot open #${room}: ${e.message}`)
+      return
+    }
+    if (room === this.room && this.sb.state === 'open') await this.reload() // else when it opens
+  }
+
+  clear () {
+    this.list.replaceChildren()
+    this.byId.clear()
+    this.byClient.clear()
+    this.before = ''
+    this.older.hidden = true
+    this.loaded = false
+  }
+
+  // reload replaces what is shown with the room's latest page (on open, and on reset).
+  async reload () {
+    const room = this.room
+    let page
+    try {
+      page = await this.sb.history(room, { limit: PAGE })
+    } catch (e) {
+      if (this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
+      return // retried when the connection opens
+    }
+    if (room !== this.room) return
+    const pending = [...this.list.querySelectorAll('li[data-status=sending]')]
+    this.clear()
+    this.loaded = true
+    for (const m of page.messages) this.receive(m, true)
+    for (const li of pending) this.list.append(li), this.byClient.set(li.dataset.clientId, li)
+    this.setBefore(page.next_before)
+    this.box.scrollTop = this.box.scrollHeight
+    this.markRead()
+  }
+
+  async loadOlder () {
+    if (!this.before || this.loading) return
+    this.loading = true
+    const room = this.room
+    try {
+      const page = await this.sb.history(room, { before: this.before, limit: PAGE })
+      if (room !== this.room) return
+      const height = this.box.scrollHeight
+      for (const m of page.messages) this.receive(m, true)
+      this.box.scrollTop += this.box.scrollHeight - height // keep the view where it was
+      this.setBefore(page.next_before)
+    } catch (e) {
+      console.warn('older messages of', room, e)
+    } finally {
+      this.loading = false
+    }
+  }
+
+  setBefore (id) {
+    this.before = id || ''
+    this.older.hidden = !this.before
+  }
+
+  // receive shows a message once, in seq order, whether it came from history, the stream or
+  // the answer to your own POST.
+  receive (m, fromHistory) {
+    let li = this.byId.get(m.id) || (m.client_id && m.user_id === this.me.id && this.byClient.get(m.client_id))
+    const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 80
+    if (li) {
+      li.remove()
+      li.querySelector('.text').textContent = m.content
+      const time = li.querySelector('time')
+      time.dateTime = m.created_at
+      time.textContent = clock(m.created_at)
+    } else {
+      li = this.render(m)
+    }
+    li.dataset.id = m.id
+    li.dataset.seq = m.seq
+    this.byId.set(m.id, li)
+    if (m.user_id === this.me.id) this.mark(li, 'delivered')
+    this.insert(li, m.seq)
+    if (!fromHistory) {
+      if (atBottom || m.user_id === this.me.id) this.box.scrollTop = this.box.scrollHeight
+      this.typing({ user_id: m.user_id }, false)
+      this.markRead()
+    }
+  }
+
+  render (m) {
+    const mine = m.user_id === this.me.id
+    return h('li', { class: mine ? 'msg mine' : 'msg', dataset: { user: m.user_id, clientId: m.client_id } },
+      h('span', { class: 'who' }, mine ? 'You' : (m.user_name || m.user_id)),
+      h('time', { datetime: m.created_at }, m.created_at ? clock(m.created_at) : ''),
+      h('span', { class: 'text' }, m.content),
+      mine ? h('span', { class: 'mark', role: 'img' }) : null)
+  }
+
+  // insert places li after the last message with a lower seq; pending ones stay last.
+  insert (li, seq) {
+    let before = null
+    for (let el = this.list.lastElementChild; el; el = el.previousElementSibling) {
+      if (el.dataset.seq && +el.dataset.seq < seq) break
+      before = el
+    }
+    this.list.insertBefore(li, before)
+  }
+
+  mark (li, status) {
+    if (li.dataset.status === 'delivered') return // the stream has had it: nothing to add
+    li.dataset.status = status
+    const mark = li.querySelector('.mark')
+    mark.textContent = { sending: '…', sent: '✓', delivered: '✓✓', failed: '!' }[status]
+    mark.setAttribute('aria-label', STATUS[status])
+    mark.title = STATUS[status]
+  }
+
+  // submit sends the composer's text. The POST is retried with the same client_id until the
+  // server answers, so a message written offline is sent once when the connection is back.
+  async submit () {
+    const content = this.input.value.trim()
+    if (!content) return
+    this.input.value = ''
+    this.stopTyping()
+    const room = this.room
+    const clientId = uid()
+    const li = this.render({ user_id: this.me.id, content, client_id: clientId })
+    this.mark(li, 'sending')
+    this.byClient.set(clientId, li)
+    this.list.append(li)
+    this.box.scrollTop = this.box.scrollHeight
+    try {
+      const m = await this.sb.send(room, content, clientId, { retries: 20 })
+      this.mark(li, 'sent')
+      if (room === this.room && !this.byId.has(m.id)) {
+        li.dataset.id = m.id
+        li.dataset.seq = m.seq
+        this.byId.set(m.id, li)
+        li.remove()
+        this.insert(li, m.seq)
+      }
+    } catch (e) {
+      this.mark(li, 'failed')
+      li.title = e.message
+    }
+  }
+
+  // typed tells the room you are typing: at most one start every 3 s, a stop after 3 s idle.
+  typed () {
+    if (!this.input.value.trim()) return this.stopTyping()
+    const now = Date.now()
+    if (now - (this.typingSent || 0) > 3000) {
+      this.typingSent = now
+      this.typingRoom = this.room
+      this.sb.typing(this.room, true).catch(() => {})
+    }
+    clearTimeout(this.typingIdle)
+    this.typingIdle = setTimeout(() => this.stopTyping(), 3000)
+  }
+
+  stopTyping () {
+    clearTimeout(this.typingIdle)
+    if (!this.typingSent) return
+    this.typingSent = 0
+    this.sb.typing(this.typingRoom, false).catch(() => {})
+  }
+
+  // typing shows who else is typing; a start with no stop fades after 6 s.
+  typing (d, on) {
+    if (d.user_id === this.me.id) return
+    const t = this.typers.get(d.user_id)
+    if (t) clearTimeout(t.timer)
+    if (!on) {
+      if (!t) return
+      this.typers.delete(d.user_id)
+    } else {
+      this.typers.set(d.user_id, { name: d.user_name || d.user_id, timer: setTimeout(() => this.typing(d, false), 6000) })
+    }
+    this.renderTyping()
+  }
+
+  renderTyping () {
+    const names = [...this.typers.values()].map((t) => t.name)
+    $('#typing').textContent = !names.length ? '' : names.length === 1 ? `${names[0]} is typing…`
+      : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…'
+  }
+
+  // markRead records the newest message shown as read, when the page is visible.
+  markRead () {
+    clearTimeout(this.readTimer)
+    this.readTimer = setTimeout(async () => {
+      const last = [...this.list.querySelectorAll('li[data-seq]')].pop()
+      if (!last || document.hidden || last.dataset.id === this.readId) return
+      this.readId = last.dataset.id
+      try {
+        const r = await this.sb.markRead(this.room, last.dataset.id)
+        this.hooks.read(r.room, r.unread_count)
+      } catch (e) {
+        console.warn('mark read', e)
+      }
+    }, 300)
+  }
+
+  notice (text) {
+    this.list.append(h('li', { class: 'notice', role: 'note' }, text))
+  }
+}

@@ -1,0 +1,152 @@
+// main.js: sign-in, the session, and the wiring of the app's views to one live connection.
+//
+// Query parameters (for operators and tests): transports=ws,sse,poll picks and orders the
+// transports; connect_timeout=<ms> is how long a transport gets to deliver `connected`.
+import { connect } from '../switchboard.js'
+import { $, claims } from './dom.js'
+import { Rooms } from './rooms.js'
+import { Chat } from './chat.js'
+import { Presence } from './presence.js'
+
+const SESSION = 'switchboard.session'
+const params = new URLSearchParams(location.search)
+const options = {
+  transports: params.get('transports')?.split(','),
+  connectTimeout: +params.get('connect_timeout') || undefined
+}
+const LABEL = { ws: 'WebSocket', sse: 'SSE', poll: 'long-poll' }
+
+let sb = null // the live client, once signed in
+let session = null
+
+function load () {
+  try { return JSON.parse(localStorage.getItem(SESSION)) } catch { return null }
+}
+
+function save (s) {
+  try { s ? localStorage.setItem(SESSION, JSON.stringify(s)) : localStorage.removeItem(SESSION) } catch {}
+}
+
+function sessionOf (token, user) {
+  const c = claims(token)
+  if (!user && !c?.sub) throw new Error('This is not a token Switchboard can read.')
+  return { token, user: user || { id: c.sub, name: c.name || c.sub } }
+}
+
+function showSignIn (note = '') {
+  $('#signin').hidden = false
+  $('#app').hidden = $('#nav').hidden = true
+  $('#signin-note').textContent = note
+  $('#demo-name').focus()
+}
+
+// signedIn starts the app for a session, or hands a renewed token to the running client.
+function signedIn (s) {
+  save(s)
+  $('#signin').hidden = true
+  if (sb && session?.user.id === s.user.id && sb.state !== 'idle') {
+    session = s
+    $('#app').hidden = $('#nav').hidden = false
+    sb.setToken(s.token) // resumes from its cursor
+    return
+  }
+  session = s
+  if (sb) location.reload() // another user: start from a clean page
+  else start()
+}
+
+async function start () {
+  const me = session.user
+  $('#me').textContent = me.name
+  $('#app').hidden = $('#nav').hidden = false
+  sb = connect({ token: session.token, autoConnect: false, ...options })
+  window.switchboard = sb // for the console, and for tests
+  sb.on('state', showState)
+  sb.on('auth_required', () => showSignIn('Your session has ended. Sign in again to carry on where you left off.'))
+
+  const room = decodeURIComponent(location.hash.match(/^#room=(.+)$/)?.[1] || 'general')
+  const rooms = new Rooms(sb, me, (key) => openRoom(key))
+  const presence = new Presence(sb)
+  const chat = new Chat(sb, me, { read: (key, n) => rooms.setUnread(key, n) })
+  let opened = false
+  sb.on('reset', () => rooms.load().catch(() => {})) // a history gap: unread counts may be off
+  sb.on('open', () => {
+    presence.show(chat.room) // presence is never replayed: fetch it on every (re)connect
+    if (opened) rooms.load().catch(() => {}) // unread counts of rooms this connection does not follow
+    opened = true
+  })
+
+  function openRoom (key) {
+    rooms.select(key)
+    history.replaceState(null, '', '#room=' + encodeURIComponent(key))
+    chat.open(key, rooms.rooms.get(key)?.name).then(() => key === chat.room && sb.state === 'open' && presence.show(key))
+    if (matchMedia('(max-width: 799px)').matches) $('#online-panel').open = false
+  }
+
+  try {
+    for (const key of (await rooms.load()).slice(0, 99)) sb.rooms.add(key)
+  } catch (e) {
+    if (e.status === 401) return
+    console.warn('rooms', e)
+  }
+  if (room === 'general' || rooms.rooms.has(room)) sb.rooms.add(room) // others are joined once open
+  sb.open()
+  openRoom(room)
+  // ISSUE 5: mount the notification bell, toasts, announcement banner and admin view here,
+  // on the same client: e.g. (await import('./notifications.js')).mount(sb, me).
+}
+
+function showState ({ state, transport, reason }) {
+  const conn = $('#conn')
+  conn.dataset.state = state
+  conn.dataset.transport = state === 'open' ? transport : ''
+  const text = {
+    connecting: `Connecting (${LABEL[transport]})…`,
+    open: `Live · ${LABEL[transport]}`,
+    reconnecting: `Reconnecting (${LABEL[transport]})…`,
+    closed: reason === 'kicked' ? 'Disconnected by an administrator' : reason === 'auth' ? 'Signed out' : 'Offline'
+  }[state]
+  $('#conn-text').textContent = text
+  $('#conn-retry').hidden = !(state === 'closed' && reason === 'kicked')
+  console.info('switchboard:', state, transport || '', reason || '')
+}
+
+$('#conn-retry').addEventListener('click', () => sb?.open())
+
+$('#demo-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const name = $('#demo-name').value.trim()
+  try {
+    const res = await fetch('/api/auth/demo', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) })
+    const body = await res.json()
+    if (!res.ok) {
+      $('#signin-note').textContent = body.error?.code === 'demo_disabled'
+        ? 'Demo sign-in is off on this server: paste a token instead.' : body.error?.message || 'Sign-in failed.'
+      return
+    }
+    signedIn(sessionOf(body.token, body.user))
+  } catch {
+    $('#signin-note').textContent = 'The server cannot be reached. Try again in a moment.'
+  }
+})
+
+$('#token-form').addEventListener('submit', (e) => {
+  e.preventDefault()
+  try {
+    signedIn(sessionOf($('#token-input').value.trim()))
+  } catch (err) {
+    $('#signin-note').textContent = err.message
+  }
+})
+
+$('#sign-out').addEventListener('click', () => {
+  sb?.close()
+  save(null)
+  location.reload()
+})
+
+$('#my-status').addEventListener('change', (e) => sb?.presence(e.target.value).catch((err) => console.warn('presence', err)))
+
+session = load()
+if (session?.token) start()
+else showSignIn()

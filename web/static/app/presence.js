@@ -1,0 +1,43 @@
+// presence.js: who is online in the current room, with their status.
+import { $, h } from './dom.js'
+
+export class Presence {
+  constructor (sb) {
+    this.sb = sb
+    this.room = ''
+    this.users = new Map() // user id → {user_id, user_name, status}
+    this.count = 0
+    const mine = (fn) => (ev) => ev.room === this.room && fn(ev.data)
+    sb.on('user_joined', mine((u) => { this.users.set(u.user_id, u); this.render() }))
+    sb.on('user_presence', mine((u) => { this.users.set(u.user_id, u); this.render() }))
+    sb.on('user_left', mine((u) => { this.users.delete(u.user_id); this.render() }))
+    sb.on('room_info', mine((d) => { this.count = d.online_count; this.render() }))
+  }
+
+  // show switches to a room and loads who is there now (presence is never replayed).
+  async show (room) {
+    this.room = room
+    this.users.clear()
+    this.count = 0
+    this.render()
+    try {
+      const p = await this.sb.request('GET', `/api/rooms/${encodeURIComponent(room)}/presence`)
+      if (room !== this.room) return
+      this.users = new Map(p.users.map((u) => [u.user_id, u]))
+      this.count = p.online_count
+      this.render()
+    } catch (e) {
+      console.warn('presence of', room, e)
+    }
+  }
+
+  render () {
+    const users = [...this.users.values()].sort((a, b) => (a.user_name || a.user_id).localeCompare(b.user_name || b.user_id))
+    $('#online-count').textContent = String(this.count)
+    $('#online-list').replaceChildren(...users.map((u) =>
+      h('li', { class: 'person', dataset: { user: u.user_id, status: u.status } },
+        h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
+        h('span', { class: 'person-name' }, u.user_name || u.user_id),
+        h('span', { class: 'person-status' }, u.status))))
+  }
+}
