@@ -99,7 +99,7 @@ const (
 
 type controlRequest struct {
 	ID     string   `json:"id"`
-	Op     string   `json:"op"` // join, leave, locate, kick, list, claim, unsubscribe
+	Op     string   `json:"op"` // join, leave, locate, close, kick, list, claim, unsubscribe
 	Conn   string   `json:"conn,omitempty"`
 	User   string   `json:"user,omitempty"`
 	Room   string   `json:"room,omitempty"`
@@ -189,7 +189,7 @@ func (s *Server) serveControl(from string, req controlRequest) {
 	defer cancel()
 	rep := controlReply{Re: req.ID}
 	switch req.Op {
-	case "join", "leave", "locate":
+	case "join", "leave", "locate", "close":
 		conn, ok := s.hub.Conn(req.Conn)
 		if !ok {
 			break
@@ -205,6 +205,8 @@ func (s *Server) serveControl(from string, req controlRequest) {
 			err = s.subscribe(ctx, conn, req.Room)
 		case "leave":
 			err = s.unsubscribe(conn, req.Room)
+		case "close":
+			s.closeOwn(conn)
 		}
 		if err != nil {
 			rep.Error = toRemoteError(err)
@@ -225,7 +227,7 @@ func (s *Server) serveControl(from string, req controlRequest) {
 	default:
 		return
 	}
-	if req.Op == "join" || req.Op == "leave" || req.Op == "locate" {
+	if req.Op == "join" || req.Op == "leave" || req.Op == "locate" || req.Op == "close" {
 		if !rep.Found {
 			rep.Error = nil
 		}

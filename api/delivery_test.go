@@ -19,6 +19,7 @@ import (
 	"switchboard/api"
 	"switchboard/db"
 	"switchboard/realtime"
+	"switchboard/web"
 )
 
 // A cursor older than retention gets a reset for the room and nothing partial; live delivery
@@ -456,4 +457,36 @@ func TestRESTJoinWorksForLongPollConnections(t *testing.T) {
 		}
 		e.mustDo(http.StatusNoContent, "POST", "/api/rooms/lobby/typing", alice, map[string]any{"typing": true, "connection_id": id})
 	})
+}
+
+// A client ends its own long-poll connection at once, instead of leaving it to expire; it may
+// not end another user's.
+func TestClientClosesItsLongPollConnection(t *testing.T) {
+	e := newEnv(t, db.SQLite)
+	alice := e.token("alice", "Alice")
+	p := e.dialPoll(alice, "rooms=general&timeout=1")
+	id := connectedOf(t, p).ConnectionID
+	if status, _ := e.do("DELETE", "/api/connections/"+id, e.token("bob", "Bob"), nil); status != http.StatusForbidden {
+		t.Fatalf("bob closed alice's connection: %d", status)
+	}
+	e.mustDo(http.StatusNoContent, "DELETE", "/api/connections/"+id, alice, nil)
+	if _, ok := e.hub.Conn(id); ok {
+		t.Fatal("the connection is still live")
+	}
+	if status, _ := e.do("DELETE", "/api/connections/"+id, alice, nil); status != http.StatusNotFound {
+		t.Fatalf("closing it again: %d", status)
+	}
+}
+
+// The web app's files answer HEAD as well as GET.
+func TestWebAppAnswersHead(t *testing.T) {
+	e := newEnv(t, db.SQLite, withAPI(func(a *api.Config) { a.Web = web.FS() }))
+	for _, path := range []string{"/", "/switchboard.js"} {
+		if res := rawRequest(t, e, "HEAD", path, "", ""); res.StatusCode != http.StatusOK {
+			t.Fatalf("HEAD %s: %d", path, res.StatusCode)
+		}
+	}
+	if res := rawRequest(t, e, "HEAD", "/nothing-here.js", "", ""); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD of a missing file: %d", res.StatusCode)
+	}
 }

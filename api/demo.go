@@ -46,6 +46,14 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 	})
 }
 
+// handleLogout serves POST /api/auth/logout: it clears the token cookie, which pages cannot
+// reach (it is HttpOnly). Tokens themselves stay valid until they expire.
+func (s *Server) handleLogout(c echo.Context) error {
+	c.SetCookie(&http.Cookie{Name: TokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
+	return c.NoContent(http.StatusNoContent)
+}
+
 // demoUserID derives a stable user id from a display name: lower-case letters and digits,
 // other runs of characters as one '-'.
 func demoUserID(name string) string {

@@ -147,6 +147,33 @@ func (s *Server) handleMembership(c echo.Context, op string) error {
 	return c.JSON(http.StatusOK, map[string]any{"room": key, "connection_id": body.ConnectionID, "subscribed": op == "join"})
 }
 
+// handleCloseConnection serves DELETE /api/connections/:id: a client ends one of its own
+// connections at once — a long-poll connection of a closing tab, which would otherwise linger
+// until it expires, or the old connection after switching transports.
+func (s *Server) handleCloseConnection(c echo.Context) error {
+	p := principal(c)
+	id := c.Param("id")
+	conn, err := s.ownConn(p, id)
+	switch {
+	case err == nil:
+		s.closeOwn(conn)
+	case isNotFound(err) && s.cfg.Cluster != nil:
+		err = s.remoteConn(c.Request().Context(), "close", p, id, "")
+	}
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// closeOwn ends a connection its client asked to end.
+func (s *Server) closeOwn(conn *realtime.Conn) {
+	conn.Close(realtime.ReasonClientGone)
+	if conn.Transport() == realtime.TransportPoll {
+		s.closeConn(conn) // no stream to end it: remove it now
+	}
+}
+
 // isNotFound reports whether err is a 404 Error.
 func isNotFound(err error) bool {
 	var e *Error

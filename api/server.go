@@ -161,6 +161,7 @@ func (s *Server) routes() {
 
 	api := e.Group("/api", middleware.BodyLimit(s.cfg.BodyLimit))
 	api.POST("/auth/demo", s.handleDemoLogin)
+	api.POST("/auth/logout", s.handleLogout)
 	authed := api.Group("", s.requireAuth)
 	authed.POST("/rooms", s.handleCreateRoom)
 	authed.GET("/rooms", s.handleListRooms)
@@ -189,6 +190,7 @@ func (s *Server) routes() {
 	authed.POST("/rooms/:room/read", s.handleMarkRead)
 	authed.PATCH("/rooms/:room/messages/:id", s.handleEditMessage)
 	authed.DELETE("/rooms/:room/messages/:id", s.handleDeleteMessage)
+	authed.DELETE("/connections/:id", s.handleCloseConnection)
 	authed.POST("/rooms/:room/join", s.handleJoin)
 	authed.POST("/rooms/:room/leave", s.handleLeave)
 	authed.POST("/rooms/:room/messages", s.handlePostMessage)
@@ -197,6 +199,7 @@ func (s *Server) routes() {
 
 	if s.cfg.Web != nil {
 		e.GET("/*", s.handleWeb)
+		e.HEAD("/*", s.handleWeb)
 	}
 	e.RouteNotFound("/*", func(c echo.Context) error {
 		return notFound("not_found", "nothing at %s %s", c.Request().Method, c.Request().URL.Path)
