@@ -13,7 +13,8 @@ import (
 
 // The browser scenarios of issue 6. Each starts a server and a headless Chromium, signs in two
 // users in separate browser contexts (Alice on a phone-sized viewport, Bob on a desktop one)
-// and waits on what the pages show. Scenario 2 (notifications) waits for issue 5.
+// and waits on what the pages show. Scenario 2 (notifications, from the admin view) and the
+// announcement banner are in notify_test.go; editing, deleting and signing out in actions_test.go.
 
 // Scenario 1: two users chat in real time; typing and the online count reach the other page.
 func TestChatInRealTime(t *testing.T) {

@@ -129,23 +129,41 @@ func (s *server) token(name string, ttl time.Duration) string {
 	return tok
 }
 
-// post sends a chat message over REST as a user.
-func (s *server) post(user, room, content string) {
+// adminToken returns a token for an administrator with every administrative permission.
+func (s *server) adminToken(name string) string {
 	s.t.Helper()
-	tok := s.token(user, time.Hour)
-	body, _ := json.Marshal(map[string]string{"content": content})
-	req, _ := http.NewRequest("POST", s.base()+"/api/rooms/"+room+"/messages", strings.NewReader(string(body)))
-	req.Header.Set("Authorization", "Bearer "+tok)
+	c := api.Claims{Name: name, Roles: []string{"admin"},
+		Permissions: []string{api.PermAdminConnections, api.PermSendNotifications, api.PermSendAnnouncements}}
+	c.Subject = strings.ToLower(name)
+	tok, _, err := api.IssueToken(testSecret, c, time.Hour)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
+
+// call sends a JSON request with a token and fails the test unless it answers want.
+func (s *server) call(token, method, path string, body any, want int) {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.base()+path, strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
+	if res.StatusCode != want {
 		out, _ := io.ReadAll(res.Body)
-		s.t.Fatalf("posting %q: status %d: %s", content, res.StatusCode, out)
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, out)
 	}
+}
+
+// post sends a chat message over REST as a user.
+func (s *server) post(user, room, content string) {
+	s.t.Helper()
+	s.call(s.token(user, time.Hour), "POST", "/api/rooms/"+room+"/messages", map[string]string{"content": content}, http.StatusCreated)
 }
 
 // bufferingProxy stands in front of backend like a proxy that refuses WebSocket upgrades and
@@ -314,12 +332,13 @@ func (p *page) until(what, expr string) {
 	}
 }
 
-// eval returns the value of a JavaScript expression on the page.
-func eval[T any](p *page, expr string) T {
+// eval returns the value of a JavaScript expression on the page (with chromedp.EvalAwaitPromise,
+// of the promise it returns).
+func eval[T any](p *page, expr string, opts ...chromedp.EvaluateOption) T {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, wait)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		p.t.Fatalf("%s: evaluating %s: %v", p.name, expr, err)
 	}

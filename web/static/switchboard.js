@@ -10,8 +10,8 @@
 // Server event types. SSE needs a listener per type; on(type) adds any other.
 const TYPES = ('connected room_joined room_left chat_message user_typing_start user_typing_stop notification ' +
   'room_notification system_announcement data_update user_presence user_joined user_left room_info room_created ' +
-  'room_updated member_joined member_left chat_message_updated chat_message_deleted read_receipt reset fault ' +
-  'kicked token_expired pong').split(' ')
+  'room_updated member_joined member_left chat_message_updated chat_message_deleted read_receipt notification_read ' +
+  'reset fault kicked token_expired pong').split(' ')
 
 // The client's own events; EventSource must not listen for these (it fires its own "open").
 const LOCAL = ['*', 'state', 'connecting', 'open', 'reconnecting', 'closed', 'auth_required']
@@ -75,9 +75,11 @@ export class Client {
     this._order = last && transports.includes(last) ? [last, ...transports.filter((t) => t !== last)] : transports
     this._i = 0
     this._wake = this._wake.bind(this)
+    this._leave = this._leave.bind(this)
     this._hiddenAt = 0
     addEventListener('online', this._wake)
     addEventListener('pageshow', this._wake)
+    addEventListener('pagehide', this._leave)
     document.addEventListener('visibilitychange', this._wake)
     if (autoConnect) this._attempt()
   }
@@ -116,6 +118,7 @@ export class Client {
     if (tokenExpired(this.token)) return this._stop('auth', { code: 'token_expired' })
     const gen = ++this._gen
     const t = this.transport = this._order[this._i]
+    if (t !== 'poll') this._abandon() // switching away from long-poll
     this._setState(this._everUp ? 'reconnecting' : 'connecting')
     this._timer = setTimeout(() => this._fail(gen, 'timeout'), this.connectTimeout)
     try { this['_' + t](gen) } catch (e) { this._fail(gen, e.message) }
@@ -288,6 +291,7 @@ export class Client {
     clearTimeout(this._timer)
     this._gen++
     this._teardown()
+    if (reason === 'client') this._abandon()
     this._setState('closed', { ...detail, reason })
     if (reason === 'auth') this._emit('auth_required', detail || {})
   }
@@ -300,6 +304,26 @@ export class Client {
     const stale = e.type === 'online' || e.persisted || (this._hiddenAt && Date.now() - this._hiddenAt > 10000)
     this._hiddenAt = 0
     if (this._waiting || (this.state === 'open' && stale)) { this._fails = 0; this._attempt() }
+  }
+
+  // _abandon ends the long-poll connection on the server, best effort: unlike a stream, which
+  // ends with its socket, it would otherwise linger (and show its user online) until it expires.
+  _abandon () {
+    const id = this._pollId
+    this._pollId = ''
+    if (!id || tokenExpired(this.token)) return
+    fetch(this.url + '/api/connections/' + encodeURIComponent(id), {
+      method: 'DELETE', headers: { Authorization: 'Bearer ' + this.token }, keepalive: true
+    }).catch(() => {})
+  }
+
+  // _leave ends a long-poll connection when the page goes away; if it comes back (from the
+  // back/forward cache), pageshow reconnects from the cursor.
+  _leave () {
+    if (this.transport !== 'poll' || this.state === 'closed') return
+    this._gen++
+    this._teardown()
+    this._abandon()
   }
 
   /** setToken supplies a new token; a connection stopped for auth resumes from its cursor. */
@@ -320,6 +344,7 @@ export class Client {
     this._stop('client')
     removeEventListener('online', this._wake)
     removeEventListener('pageshow', this._wake)
+    removeEventListener('pagehide', this._leave)
     document.removeEventListener('visibilitychange', this._wake)
   }
 

@@ -1,5 +1,6 @@
 // chat.js: the messages of one room: history loaded on scroll, live messages, the composer,
-// the typing indicator, and the sent/delivered marks of your own messages.
+// the typing indicator, the sent/delivered marks of your own messages, and editing and
+// deleting them (room admins and moderators may delete anyone's).
 import { $, h, clock } from './dom.js'
 import { uid } from '../switchboard.js'
 
@@ -10,7 +11,7 @@ export class Chat {
   constructor (sb, me, hooks) {
     this.sb = sb
     this.me = me
-    this.hooks = hooks // {read(room, unread)}
+    this.hooks = hooks // {read(room, unread), role(room): your role in the room}
     this.room = ''
     this.list = $('#messages')
     this.box = $('#messages-box')
@@ -27,11 +28,16 @@ export class Chat {
     $('#composer').addEventListener('submit', (e) => { e.preventDefault(); this.submit() })
     this.input.addEventListener('input', () => this.typed())
     this.input.addEventListener('blur', () => this.stopTyping())
+    this.list.addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-act]')
+      const li = button?.closest('li.msg')
+      if (li?.dataset.id) this[button.dataset.act](li, button)
+    })
 
     const here = (fn) => (ev) => ev.room === this.room && fn(ev.data)
     sb.on('chat_message', here((m) => this.receive(m)))
-    sb.on('chat_message_updated', here((m) => this.receive(m)))
-    sb.on('chat_message_deleted', here((d) => { this.byId.get(d.id)?.remove(); this.byId.delete(d.id) }))
+    sb.on('chat_message_updated', here((m) => this.update(m)))
+    sb.on('chat_message_deleted', here((d) => this.gone(d.id)))
     sb.on('user_typing_start', here((d) => this.typing(d, true)))
     sb.on('user_typing_stop', here((d) => this.typing(d, false)))
     sb.on('reset', here(() => this.reload()))
@@ -43,6 +49,7 @@ export class Chat {
   async open (room, name = room) {
     this.stopTyping()
     this.room = room
+    this.list.dataset.role = this.hooks.role(room) || ''
     $('#room-title').textContent = '#' + name
     for (const t of this.typers.values()) clearTimeout(t.timer)
     this.typers.clear()
@@ -117,7 +124,7 @@ export class Chat {
     const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 80
     if (li) {
       li.remove()
-      li.querySelector('.text').textContent = m.content
+      this.update(m, li)
       const time = li.querySelector('time')
       time.dateTime = m.created_at
       time.textContent = clock(m.created_at)
@@ -136,13 +143,90 @@ export class Chat {
     }
   }
 
+  // update shows a message's new content (chat_message_updated), if it is shown.
+  update (m, li = this.byId.get(m.id)) {
+    if (!li) return
+    li.querySelector('.text').textContent = m.content
+    li.querySelector('.edited').hidden = !m.edited_at
+  }
+
+  gone (id) {
+    this.byId.get(id)?.remove()
+    this.byId.delete(id)
+  }
+
+  // render builds a message. Its actions show once it has an id (it is stored); CSS shows
+  // Delete on others' messages only to room admins and moderators (#messages[data-role]).
   render (m) {
     const mine = m.user_id === this.me.id
+    const who = mine ? 'You' : (m.user_name || m.user_id)
     return h('li', { class: mine ? 'msg mine' : 'msg', dataset: { user: m.user_id, clientId: m.client_id } },
-      h('span', { class: 'who' }, mine ? 'You' : (m.user_name || m.user_id)),
+      h('span', { class: 'who' }, who),
       h('time', { datetime: m.created_at }, m.created_at ? clock(m.created_at) : ''),
       h('span', { class: 'text' }, m.content),
-      mine ? h('span', { class: 'mark', role: 'img' }) : null)
+      h('span', { class: 'foot' },
+        h('span', { class: 'edited', hidden: !m.edited_at }, '(edited)'),
+        h('span', { class: 'actions' },
+          mine ? h('button', { type: 'button', dataset: { act: 'edit' }, 'aria-label': 'Edit your message' }, 'Edit') : null,
+          h('button', { type: 'button', dataset: { act: 'remove' }, 'aria-label': mine ? 'Delete your message' : `Delete ${who}'s message` }, 'Delete')),
+        mine ? h('span', { class: 'mark', role: 'img' }) : null))
+  }
+
+  // edit replaces a message's text with a form to change it.
+  edit (li) {
+    if (li.querySelector('.edit-form')) return
+    const text = li.querySelector('.text')
+    const id = 'edit-' + li.dataset.id
+    const input = h('input', { id, value: text.textContent, maxlength: 1000, required: true, autocomplete: 'off' })
+    const error = h('p', { class: 'error', role: 'alert' })
+    const done = () => { form.remove(); text.hidden = false; li.querySelector('[data-act=edit]')?.focus() }
+    const form = h('form', { class: 'edit-form' },
+      h('label', { class: 'sr-only', for: id }, 'Edit your message'), input,
+      h('button', { type: 'submit' }, 'Save'),
+      h('button', { type: 'button', onclick: done }, 'Cancel'), error)
+    input.addEventListener('keydown', (e) => { if (e.key === 'Escape') done() })
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault()
+      const content = input.value.trim()
+      if (!content || content === text.textContent) return done()
+      try {
+        this.update(await this.sb.request('PATCH', this.path(li), { content }), li)
+        done()
+      } catch (err) {
+        error.textContent = err.message
+      }
+    })
+    text.hidden = true
+    text.after(form)
+    input.focus()
+  }
+
+  // remove deletes a message, on a second press: the first asks to confirm.
+  async remove (li, button) {
+    if (!button.dataset.confirm) {
+      button.dataset.confirm = 'true'
+      const label = button.getAttribute('aria-label')
+      button.textContent = 'Confirm delete'
+      button.setAttribute('aria-label', 'Confirm: ' + label)
+      button.timer = setTimeout(() => {
+        delete button.dataset.confirm
+        button.textContent = 'Delete'
+        button.setAttribute('aria-label', label)
+      }, 4000)
+      return
+    }
+    clearTimeout(button.timer)
+    try {
+      await this.sb.request('DELETE', this.path(li))
+      this.gone(li.dataset.id)
+    } catch (e) {
+      button.textContent = 'Not deleted'
+      button.title = e.message
+    }
+  }
+
+  path (li) {
+    return `/api/rooms/${encodeURIComponent(this.room)}/messages/${encodeURIComponent(li.dataset.id)}`
   }
 
   // insert places li after the last message with a lower seq; pending ones stay last.

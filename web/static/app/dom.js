@@ -28,3 +28,19 @@ export function claims (token) {
     return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))))
   } catch { return null }
 }
+
+// when shows a time of today as a clock, an older one with its date.
+export function when (iso) {
+  const d = new Date(iso)
+  if (d.toDateString() === new Date().toDateString()) return clock(iso)
+  return d.toLocaleDateString([], { day: 'numeric', month: 'short' }) + ' ' + clock(iso)
+}
+
+// safeURL returns url resolved against the page when it is http(s), else '' (no javascript:).
+export function safeURL (url) {
+  if (!url) return ''
+  try {
+    const u = new URL(url, location.href)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : ''
+  } catch { return '' }
+}

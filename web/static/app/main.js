@@ -1,4 +1,5 @@
 // main.js: sign-in, the session, and the wiring of the app's views to one live connection.
+// The hash picks the view: #room=<key> (the chat) or #admin (for holders of admin permissions).
 //
 // Query parameters (for operators and tests): transports=ws,sse,poll picks and orders the
 // transports; connect_timeout=<ms> is how long a transport gets to deliver `connected`.
@@ -7,6 +8,9 @@ import { $, claims } from './dom.js'
 import { Rooms } from './rooms.js'
 import { Chat } from './chat.js'
 import { Presence } from './presence.js'
+import { Notifications } from './notifications.js'
+import { Announcements } from './announcements.js'
+import { Admin } from './admin.js'
 
 const SESSION = 'switchboard.session'
 const params = new URLSearchParams(location.search)
@@ -31,6 +35,11 @@ function sessionOf (token, user) {
   const c = claims(token)
   if (!user && !c?.sub) throw new Error('This is not a token Switchboard can read.')
   return { token, user: user || { id: c.sub, name: c.name || c.sub } }
+}
+
+// permissions are those the token carries (the server checks them again on every request).
+function permissions (s) {
+  return claims(s.token)?.permissions || s.user.permissions || []
 }
 
 function showSignIn (note = '') {
@@ -67,7 +76,12 @@ async function start () {
   const room = decodeURIComponent(location.hash.match(/^#room=(.+)$/)?.[1] || 'general')
   const rooms = new Rooms(sb, me, (key) => openRoom(key))
   const presence = new Presence(sb)
-  const chat = new Chat(sb, me, { read: (key, n) => rooms.setUnread(key, n) })
+  const chat = new Chat(sb, me, { read: (key, n) => rooms.setUnread(key, n), role: (key) => rooms.rooms.get(key)?.my_role })
+  new Notifications(sb)
+  new Announcements(sb)
+  const admin = Admin.allowed(permissions(session)) ? new Admin(sb, permissions(session)) : null
+  $('#admin-link').hidden = !admin
+  const inAdmin = () => admin && location.hash === '#admin'
   let opened = false
   sb.on('reset', () => rooms.load().catch(() => {})) // a history gap: unread counts may be off
   sb.on('open', () => {
@@ -78,7 +92,7 @@ async function start () {
 
   function openRoom (key) {
     rooms.select(key)
-    history.replaceState(null, '', '#room=' + encodeURIComponent(key))
+    if (!inAdmin()) history.replaceState(null, '', '#room=' + encodeURIComponent(key))
     chat.open(key, rooms.rooms.get(key)?.name).then(() => key === chat.room && sb.state === 'open' && presence.show(key))
     if (matchMedia('(max-width: 799px)').matches) $('#online-panel').open = false
   }
@@ -92,8 +106,22 @@ async function start () {
   if (room === 'general' || rooms.rooms.has(room)) sb.rooms.add(room) // others are joined once open
   sb.open()
   openRoom(room)
-  // ISSUE 5: mount the notification bell, toasts, announcement banner and admin view here,
-  // on the same client: e.g. (await import('./notifications.js')).mount(sb, me).
+
+  // route shows the view the hash names.
+  function route () {
+    const view = inAdmin() ? 'admin' : 'chat'
+    $('#app').dataset.view = view
+    if (view === 'admin') {
+      $('#admin-link').setAttribute('aria-current', 'page')
+      return admin.show(chat.room)
+    }
+    $('#admin-link').removeAttribute('aria-current')
+    admin?.hide()
+    const key = decodeURIComponent(location.hash.match(/^#room=(.+)$/)?.[1] || '')
+    if (key && key !== chat.room) openRoom(key)
+  }
+  addEventListener('hashchange', route)
+  route()
 }
 
 function showState ({ state, transport, reason }) {
@@ -117,7 +145,8 @@ $('#demo-form').addEventListener('submit', async (e) => {
   e.preventDefault()
   const name = $('#demo-name').value.trim()
   try {
-    const res = await fetch('/api/auth/demo', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) })
+    const admin = $('#demo-admin').checked
+    const res = await fetch('/api/auth/demo', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, admin }) })
     const body = await res.json()
     if (!res.ok) {
       $('#signin-note').textContent = body.error?.code === 'demo_disabled'
@@ -139,9 +168,10 @@ $('#token-form').addEventListener('submit', (e) => {
   }
 })
 
-$('#sign-out').addEventListener('click', () => {
-  sb?.close()
+$('#sign-out').addEventListener('click', async () => {
+  sb?.close() // ends a long-poll connection on the server too
   save(null)
+  try { await fetch('/api/auth/logout', { method: 'POST' }) } catch {} // clears the HttpOnly cookie
   location.reload()
 })
 

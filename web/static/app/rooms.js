@@ -52,17 +52,23 @@ export class Rooms {
     this.render()
   }
 
+  // render updates the list in place: a button that is being clicked or has the focus stays
+  // the same element.
   render () {
-    this.list.replaceChildren(...[...this.rooms.values()].map((r) => {
+    const old = new Map([...this.list.children].map((li) => [li.firstChild.dataset.room, li]))
+    const items = [...this.rooms.values()].map((r) => {
       const n = r.unread_count || 0
-      return h('li', {},
-        h('button', {
-          type: 'button', class: 'room', dataset: { room: r.key }, 'aria-current': r.key === this.current ? 'true' : null,
-          'aria-label': `${r.name || r.key}${n ? `, ${n} unread` : ''}`, onclick: () => this.onOpen(r.key)
-        },
-        h('span', { class: 'room-name' }, '#' + (r.name || r.key)),
-        n ? h('span', { class: 'badge unread', 'aria-hidden': 'true' }, String(n)) : null))
-    }))
+      const li = old.get(r.key) || h('li', {}, h('button', { type: 'button', class: 'room', dataset: { room: r.key }, onclick: () => this.onOpen(r.key) }))
+      const button = li.firstChild
+      if (r.key === this.current) button.setAttribute('aria-current', 'true')
+      else button.removeAttribute('aria-current')
+      button.setAttribute('aria-label', `${r.name || r.key}${n ? `, ${n} unread` : ''}`)
+      button.replaceChildren(h('span', { class: 'room-name' }, '#' + (r.name || r.key)))
+      if (n) button.append(h('span', { class: 'badge unread', 'aria-hidden': 'true' }, String(n)))
+      return li
+    })
+    const shown = this.list.children
+    if (items.length !== shown.length || items.some((li, i) => li !== shown[i])) this.list.replaceChildren(...items)
   }
 
   // create opens the room named in the form, creating it when it does not exist yet.
@@ -74,7 +80,7 @@ export class Rooms {
     err.textContent = ''
     if (!key) { err.textContent = 'Use at least one letter or digit.'; return }
     try {
-      this.upsert(await this.sb.request('POST', '/api/rooms', { name, key }))
+      this.upsert({ my_role: 'admin', ...await this.sb.request('POST', '/api/rooms', { name, key }) }) // the creator is its admin
     } catch (e) {
       if (e.code !== 'room_exists') { err.textContent = e.message; return }
     }
