@@ -24,8 +24,7 @@ func (s *Server) handleSSE(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer s.closeConn(conn)
-	return realtime.ServeSSE(c.Request().Context(), c.Response(), conn, s.cfg.SSE)
+	return realtime.ServeSSE(c.Response(), c.Request(), conn, s.cfg.SSE, func() { s.closeConn(conn) })
 }
 
 // handleWS serves GET /ws: a WebSocket carrying events out and actions in.

@@ -78,6 +78,7 @@ type Conn struct {
 	resumed bool        // connected with a cursor
 	timer   *time.Timer // ends the connection at token expiry or maximum age
 	kill    atomic.Pointer[func()]
+	pinger  atomic.Pointer[func()] // a stream without a goroutine of its own: heartbeats call it
 	reason  atomic.Pointer[string] // words given with a kick
 
 	cons consumer  // owned by the goroutine calling Drain
@@ -129,6 +130,14 @@ func (c *Conn) abortWrites() {
 	if fn := c.kill.Load(); fn != nil {
 		go (*fn)()
 	}
+}
+
+func (c *Conn) setPing(fn func()) {
+	if fn == nil {
+		c.pinger.Store(nil)
+		return
+	}
+	c.pinger.Store(&fn)
 }
 
 // Send queues a frame for this connection alone (a reply, a fault).

@@ -146,13 +146,22 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.conns.init()
 	h.presence, h.typing = newPresence(h), newTyping(h)
-	h.pulse = newPulse(cfg.Heartbeat, h.stopped)
+	h.pulse = newPulse(cfg.Heartbeat, h.stopped, h.pingParked)
 	go h.runCluster()
 	return h, nil
 }
 
 // Config returns the hub's configuration with defaults applied.
 func (h *Hub) Config() Config { return h.cfg }
+
+// pingParked asks every stream without a goroutine of its own for a heartbeat.
+func (h *Hub) pingParked() {
+	for _, c := range h.conns.all() {
+		if fn := c.pinger.Load(); fn != nil {
+			(*fn)()
+		}
+	}
+}
 
 // Pulse returns a channel closed at the next heartbeat. Stream writers select on it.
 func (h *Hub) Pulse() <-chan struct{} { return h.pulse.C() }

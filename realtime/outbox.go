@@ -1,6 +1,9 @@
 package realtime
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // item is one entry of a connection's outbox: a shared frame, or a change to the
 // connection's subscriptions that its consumer applies in order with the frames around it.
@@ -13,7 +16,8 @@ type item struct {
 // consumer takes everything queued at once. A push that would exceed the bounds closes the
 // outbox instead: the client resumes from its cursor and loses nothing.
 type outbox struct {
-	wake chan struct{} // capacity 1: signalled when items arrive or the outbox closes
+	wake   chan struct{}          // capacity 1: signalled when items arrive or the outbox closes
+	notify atomic.Pointer[func()] // called instead, when set (a stream with no goroutine waiting)
 
 	mu       sync.Mutex // guards the fields below
 	items    []item
@@ -54,10 +58,31 @@ func (o *outbox) push(it item) (ok, overflowed bool) {
 }
 
 func (o *outbox) signal() {
+	if fn := o.notify.Load(); fn != nil {
+		(*fn)()
+		return
+	}
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
+}
+
+// setNotify replaces the wake channel with a call, or goes back to the channel with nil. fn must
+// not block: it runs while a publisher holds a topic's lock.
+func (o *outbox) setNotify(fn func()) {
+	if fn == nil {
+		o.notify.Store(nil)
+		return
+	}
+	o.notify.Store(&fn)
+}
+
+// ready reports whether items are waiting or the outbox closed.
+func (o *outbox) ready() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.items) > 0 || o.closed
 }
 
 // close ends the outbox for reason; final, if set, is delivered before the close signal. It

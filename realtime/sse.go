@@ -1,13 +1,11 @@
 package realtime
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -46,65 +44,47 @@ func SetSSEHeaders(h http.Header) {
 	h.Set("X-Accel-Buffering", "no")
 }
 
-// ServeSSE streams c to w until the client goes away (ctx ends) or c closes, then returns.
-// It writes the status and headers itself and never calls Disconnect: the caller does.
-func ServeSSE(ctx context.Context, w http.ResponseWriter, c *Conn, o SSEOptions) error {
+// ServeSSE streams c over the response to r and runs done, once, when the stream has ended; it
+// never calls Disconnect itself: done does.
+//
+// Over HTTP/1.x it takes the connection over, writes the response itself and returns at once:
+// the stream then holds no goroutine while idle — only a 2 KiB one that notices the client
+// hanging up — and a short-lived one writes whenever events are waiting. Where the connection
+// cannot be taken over (HTTP/2), it streams on the calling goroutine until the end.
+func ServeSSE(w http.ResponseWriter, r *http.Request, c *Conn, o SSEOptions, done func()) error {
 	o.setDefaults()
-	rc := http.NewResponseController(w)
-	s := sseStream{w: w, rc: rc, timeout: o.WriteTimeout}
-	c.OnAbort(s.abort)
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		defer done()
+		if errors.Is(err, http.ErrNotSupported) {
+			return serveInline(r.Context(), w, c, o)
+		}
+		return err
+	}
+	brw.Reader.Reset(nil) // bytes a client sent after its request mean nothing to a stream
+	return serveParked(nc, w.Header(), c, o, done)
+}
 
-	SetSSEHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	buf := getBuf()
+// streamHead is what every stream starts with: the retry interval and, optionally, the prelude.
+func streamHead(buf []byte, o SSEOptions) []byte {
 	buf = append(buf, "retry: "...)
 	buf = strconv.AppendInt(buf, o.Retry.Milliseconds(), 10)
 	buf = append(buf, "\n\n"...)
 	if o.Prelude {
 		buf = append(buf, ssePrelude...)
 	}
-	err := s.write(buf)
-	putBuf(buf)
-	if err != nil {
-		return err
-	}
+	return buf
+}
 
-	msgs := make([]Message, 0, 8)
-	for {
-		var derr error
-		msgs, derr = c.Drain(ctx, msgs[:0], maxBatch)
-		if len(msgs) > 0 {
-			buf := getBuf()
-			for _, m := range msgs {
-				buf = appendSSE(buf, m)
-			}
-			if errors.Is(derr, ErrClosed) && c.Reason() == ReasonKicked {
-				buf = append(buf, sseNoRetry...)
-			}
-			err := s.write(buf)
-			putBuf(buf)
-			c.hub.observe(msgs)
-			clear(msgs)
-			if err != nil {
-				return err
-			}
-		}
-		if derr != nil {
-			return nil // closed by the server: ending the response is the signal
-		}
-		if len(msgs) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.Ready():
-		case <-c.hub.Pulse():
-			if err := s.write(ssePing); err != nil {
-				return err
-			}
-		}
+// appendBatch appends msgs as SSE frames, and what a stream ending for reason says last.
+func appendBatch(buf []byte, msgs []Message, closing bool, reason CloseReason) []byte {
+	for _, m := range msgs {
+		buf = appendSSE(buf, m)
 	}
+	if closing && reason == ReasonKicked {
+		buf = append(buf, sseNoRetry...)
+	}
+	return buf
 }
 
 // appendSSE appends one message as an SSE frame: id (when it moves the cursor), event, data.
@@ -119,33 +99,6 @@ func appendSSE(buf []byte, m Message) []byte {
 	buf = append(buf, "\ndata: "...)
 	buf = m.AppendJSON(buf) // JSON has no raw newlines: one data line
 	return append(buf, "\n\n"...)
-}
-
-type sseStream struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	aborted atomic.Bool
-}
-
-var errAborted = errors.New("stream aborted: the client stopped reading")
-
-// abort breaks off a write blocked on a stalled client, and every write after it.
-func (s *sseStream) abort() {
-	s.aborted.Store(true)
-	_ = s.rc.SetWriteDeadline(time.Unix(1, 0))
-}
-
-// write sends b and flushes it within the write timeout.
-func (s *sseStream) write(b []byte) error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
-	if s.aborted.Load() { // an abort between the check and the write set the deadline first
-		return errAborted
-	}
-	if _, err := s.w.Write(b); err != nil {
-		return err
-	}
-	return s.rc.Flush()
 }
 
 // bufPool holds write buffers, so that idle streams hold none.
