@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // on --debug-addr only: the API does not use DefaultServeMux
 	"os"
 	"os/signal"
 	"slices"
@@ -76,6 +77,7 @@ type config struct {
 	maxConnsPerUser int
 	maxConns        int
 	cluster         string
+	debugAddr       string
 }
 
 // envFlags defines flags whose defaults come from environment variables, so that a flag
@@ -162,6 +164,7 @@ func parseConfig(args []string) (config, error) {
 	f.str(&c.rateLimits, "rate-limits", "SWITCHBOARD_RATE_LIMITS", "", `per-user limits as "messages=10/20,typing=5/10,joins=20/50,presence=2/5" (rate per second/burst; per connection: half), or "off"`)
 	f.int(&c.maxConnsPerUser, "max-conns-per-user", "SWITCHBOARD_MAX_CONNS_PER_USER", 20, "live connections one user may hold")
 	f.int(&c.maxConns, "max-conns", "SWITCHBOARD_MAX_CONNS", 50_000, "live connections on this node")
+	f.str(&c.debugAddr, "debug-addr", "SWITCHBOARD_DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private")
 	f.str(&c.cluster, "cluster", "SWITCHBOARD_CLUSTER", "auto", "auto: nodes sharing a PostgreSQL database form a cluster over LISTEN/NOTIFY; off: this node stands alone")
 	f.str(&c.webhookURL, "escalation-webhook", "SWITCHBOARD_ESCALATION_WEBHOOK", "", "URL that high and critical notifications are POSTed to (an e-mail or push gateway)")
 	if err := f.Parse(args); err != nil {
@@ -417,6 +420,14 @@ func runServer(args []string) error {
 		"cluster", cluster != nil, "demo", auth.Demo)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if c.debugAddr != "" {
+		go func() {
+			log.Info("pprof listening", "addr", c.debugAddr)
+			if err := http.ListenAndServe(c.debugAddr, http.DefaultServeMux); err != nil {
+				log.Warn("pprof server", "err", err)
+			}
+		}()
+	}
 	go server.Run(ctx)
 
 	select {
