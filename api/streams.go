@@ -43,13 +43,11 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer s.closeConn(conn)
 	err = realtime.ServeWS(c.Response(), r, conn, realtime.WSOptions{
 		OriginPatterns: s.cfg.WSOriginPatterns,
 		ReadLimit:      s.cfg.WSReadLimit,
-		WriteTimeout:   s.cfg.SSE.WriteTimeout,
 		Handle:         s.handleClientMessage,
-	})
+	}, func() { s.closeConn(conn) })
 	if err != nil {
 		s.log.Debug("websocket upgrade refused", "err", err, "origin", r.Header.Get("Origin"))
 	}

@@ -20,8 +20,7 @@ type WSOptions struct {
 	// OriginPatterns are the cross-origin hosts allowed to open a WebSocket (the request's own
 	// host always is). Never "*": that would allow cross-site WebSocket hijacking.
 	OriginPatterns []string
-	ReadLimit      int64         // largest client message in bytes (default 32 KiB)
-	WriteTimeout   time.Duration // a write blocked longer than this ends the connection (default 10 s)
+	ReadLimit      int64 // largest client message in bytes (default 32 KiB)
 	// Handle carries out a client's in-band action. A returned *Fault goes back to the client
 	// as a fault event; the connection stays open. It runs on the connection's reader
 	// goroutine, one message at a time.
@@ -32,91 +31,79 @@ func (o *WSOptions) setDefaults() {
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 32 << 10
 	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
-	}
 }
 
-// ServeWS upgrades the request and carries c over the WebSocket until either side ends it.
-// It never calls Disconnect: the caller does. When the upgrade fails, the response has been
-// written and the error is returned.
-func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions) error {
+// ServeWS upgrades the request and carries c over the WebSocket until either side ends it; done
+// runs, once, when it has ended (it never calls Disconnect itself: done does). It returns once
+// the upgrade is done: a reader goroutine serves the client's messages, and a pump writes when
+// events arrive. When the upgrade fails, the response has been written, done has run, and the
+// error is returned.
+func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done func()) error {
 	o.setDefaults()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:  o.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled, // ~1.2 MB per connection otherwise
 	})
 	if err != nil {
+		done()
 		return err
 	}
-	defer ws.CloseNow()
 	ws.SetReadLimit(o.ReadLimit)
 	c.OnAbort(func() { ws.Close(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
-
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go readClient(ctx, cancel, ws, c, o.Handle)
-
-	msgs := make([]Message, 0, 8)
-	for {
-		var derr error
-		msgs, derr = c.Drain(ctx, msgs[:0], maxBatch)
-		if len(msgs) > 0 {
-			if err := writeMessages(ctx, ws, msgs, o.WriteTimeout); err != nil {
-				return nil // the client is gone or stalled
-			}
-			c.hub.observe(msgs)
-			clear(msgs)
-		}
-		if derr != nil {
-			code, text := wsCloseStatus(c)
-			ws.Close(code, text)
-			return nil
-		}
-		if len(msgs) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.Ready():
-		case <-c.hub.Pulse():
-			go ping(ctx, ws, c, c.hub.cfg.Heartbeat)
-		}
-	}
+	s := &wsSink{c: c, ws: ws, heartbeatWithin: c.hub.cfg.Heartbeat}
+	p := startPump(c, s, done)
+	go readClient(p.ctx, p.kick, ws, c, o.Handle)
+	return nil
 }
 
-func writeMessages(ctx context.Context, ws *websocket.Conn, msgs []Message, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// wsSink writes a connection's events as WebSocket text messages, one envelope each.
+type wsSink struct {
+	c               *Conn
+	ws              *websocket.Conn
+	heartbeatWithin time.Duration
+}
+
+func (s *wsSink) send(msgs []Message, closing bool) error {
 	buf := getBuf()
 	defer func() { putBuf(buf) }()
 	for _, m := range msgs {
 		buf = m.AppendJSON(buf[:0])
-		if err := ws.Write(ctx, websocket.MessageText, buf); err != nil {
+		// No deadline: a stalled client is cut off by its overflowing queue or a failed ping.
+		if err := s.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
 			return err
 		}
+	}
+	if closing {
+		code, text := wsCloseStatus(s.c)
+		s.ws.Close(code, text)
 	}
 	return nil
 }
 
-// ping checks that the client still answers; one that does not within a heartbeat is closed.
-func ping(ctx context.Context, ws *websocket.Conn, c *Conn, within time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	if err := ws.Ping(ctx); err != nil && ctx.Err() == context.DeadlineExceeded {
-		c.Close(ReasonClientGone)
-	}
+// heartbeat pings the client; one that does not answer within a heartbeat is gone.
+func (s *wsSink) heartbeat() error {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.heartbeatWithin)
+		defer cancel()
+		if err := s.ws.Ping(ctx); err != nil && ctx.Err() == context.DeadlineExceeded {
+			s.c.Close(ReasonClientGone)
+			s.c.abortWrites()
+		}
+	}()
+	return nil
 }
+
+func (s *wsSink) close() { s.ws.CloseNow() }
 
 // readClient reads client messages until the connection ends; the WebSocket must always be
 // read for control frames (pongs, close) to be processed.
-func readClient(ctx context.Context, done context.CancelFunc, ws *websocket.Conn, c *Conn,
+func readClient(ctx context.Context, wake func(), ws *websocket.Conn, c *Conn,
 	handle func(context.Context, *Conn, ClientMessage) error) {
-	defer done()
 	for {
 		typ, data, err := ws.Read(ctx)
 		if err != nil {
+			c.Close(ReasonClientGone) // unless the server closed it first
+			wake()                    // the pump ends the stream
 			return
 		}
 		c.Touch()
