@@ -156,6 +156,15 @@ func (d *DB) notifyEvents(ctx context.Context, tx bun.IDB, evs []Appended) error
 	return mapErr(err)
 }
 
+// notifyQuery is the statement that announces evs on channel.
+func (d *DB) notifyQuery(tx bun.IDB, channel string, evs []Appended) string {
+	payloads := make([]string, len(evs))
+	for i, ev := range evs {
+		payloads[i] = eventNotice(d.nodeID, ev)
+	}
+	return tx.NewRaw("SELECT pg_notify(?, p) FROM unnest(?::text[]) AS t(p)", channel, pgdialect.Array(payloads)).String()
+}
+
 // Broadcast sends a message to every other node. It never blocks: when the send queue is full
 // the message is dropped and counted.
 func (b *Bus) Broadcast(kind string, data []byte) {

@@ -57,13 +57,16 @@ const (
 
 // DB is an open, migrated database.
 type DB struct {
-	bun    *bun.DB
-	kind   Kind
-	epoch  uint64
-	nodeID string
-	log    *slog.Logger
-	users  userCache
-	audit  *auditWriter
+	bun     *bun.DB
+	kind    Kind
+	epoch   uint64
+	nodeID  string
+	log     *slog.Logger
+	users   userCache
+	audit   *auditWriter
+	batch   batchers                    // group commit of messages, per topic
+	rooms   ttlCache[string, Room]      // by key
+	members ttlCache[memberKey, Member] // by room id and user id
 	// notifyChannel, once a Bus is started, is where committed events are announced.
 	notifyChannel atomic.Pointer[string]
 

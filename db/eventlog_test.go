@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,6 +228,77 @@ func TestTrimKeepsTheNewestEventsAndMarksTheCut(t *testing.T) {
 		head, trimmed, _ = d.ReadTopic(ctx, quiet, 0, 100, func(uint64, string, []byte, string) { t.Error("an expired event survived") })
 		if head != 1 || trimmed != 1 {
 			t.Fatalf("quiet topic head %d trimmed %d", head, trimmed)
+		}
+	})
+}
+
+// Concurrent posts to one room are committed in shared transactions with gapless, distinct
+// offsets; a client_id sent twice at once still stores one message.
+func TestConcurrentPostsGroupCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if err := d.UpsertUser(ctx, db.User{ID: "alice", Name: "Alice"}); err != nil {
+			t.Fatal(err)
+		}
+		room, _, err := d.EnsureRoom(ctx, "busy", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 200
+		type result struct {
+			m       db.Message
+			created bool
+			err     error
+		}
+		results := make(chan result, n+2)
+		var wg sync.WaitGroup
+		post := func(content, clientID string) {
+			defer wg.Done()
+			m, _, created, err := d.PostMessage(ctx, db.NewMessage{Room: room, Topic: "room:busy", UserID: "alice",
+				Content: content, ClientID: clientID}, "chat_message", func(db.Message) ([]byte, error) { return []byte(`{}`), nil })
+			results <- result{m, created, err}
+		}
+		for i := range n {
+			wg.Add(1)
+			go post(fmt.Sprint("m", i, "? ?? $1 '; --"), "") // nothing in a message is SQL
+		}
+		wg.Add(2)
+		go post("twice", "same-key")
+		go post("twice", "same-key")
+		wg.Wait()
+		close(results)
+		seqs := map[uint64]bool{}
+		var twice []db.Message
+		for r := range results {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.m.ClientID == "same-key" {
+				twice = append(twice, r.m)
+				if !r.created {
+					continue
+				}
+			}
+			if seqs[r.m.Seq] {
+				t.Fatalf("offset %d given twice", r.m.Seq)
+			}
+			seqs[r.m.Seq] = true
+		}
+		if len(twice) != 2 || twice[0].ID != twice[1].ID {
+			t.Fatalf("a client_id posted twice at once: %+v", twice)
+		}
+		_, head, _ := d.LoadTopic(ctx, "room:busy")
+		if len(seqs) != n+1 || head != n+1 {
+			t.Fatalf("%d messages stored, head %d, want %d", len(seqs), head, n+1)
+		}
+		stored, _, err := d.History(ctx, room, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range stored {
+			if m.Content != "twice" && !strings.HasSuffix(m.Content, "? ?? $1 '; --") {
+				t.Fatalf("stored content %q", m.Content)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -27,11 +28,19 @@ const (
 	RoleMember    = "member"
 )
 
-// GetMember returns userID's membership of a room, or ErrNotFound.
+// GetMember returns userID's membership of a room, or ErrNotFound. It may be up to cacheTTL old
+// when another node changed it; read state (LastReadSeq) is not to be taken from it.
 func (d *DB) GetMember(ctx context.Context, roomID, userID string) (Member, error) {
+	k := memberKey{roomID, userID}
+	if m, err, ok := d.members.get(k); ok {
+		return m, err
+	}
 	var m Member
-	err := d.bun.NewSelect().Model(&m).Where("room_id = ? AND user_id = ?", roomID, userID).Scan(ctx)
-	return m, mapErr(err)
+	err := mapErr(d.bun.NewSelect().Model(&m).Where("room_id = ? AND user_id = ?", roomID, userID).Scan(ctx))
+	if err == nil || errors.Is(err, ErrNotFound) {
+		d.members.put(k, m, err)
+	}
+	return m, err
 }
 
 // ListMembers returns a room's members with their names.
@@ -49,6 +58,7 @@ func (d *DB) ListMembers(ctx context.Context, roomID string) ([]Member, error) {
 // differently.
 func (d *DB) AddMember(ctx context.Context, roomID, userID, role string,
 	events func(created bool) []Event) (m Member, created bool, evs []Appended, err error) {
+	defer d.members.forget(memberKey{roomID, userID})
 	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := ensureUser(ctx, tx, userID); err != nil {
 			return err
@@ -81,6 +91,7 @@ func (d *DB) AddMember(ctx context.Context, roomID, userID, role string,
 // RemoveMember ends userID's membership of a room and stores events with it; ErrNotFound when
 // it was not a member.
 func (d *DB) RemoveMember(ctx context.Context, roomID, userID string, events ...Event) ([]Appended, error) {
+	defer d.members.forget(memberKey{roomID, userID})
 	return d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewDelete().Model((*Member)(nil)).Where("room_id = ? AND user_id = ?", roomID, userID).Exec(ctx)
 		if err != nil {
@@ -96,6 +107,7 @@ func (d *DB) RemoveMember(ctx context.Context, roomID, userID string, events ...
 // MarkRead moves a member's read position forward to msg and stores events with it. moved is
 // false, and nothing is stored, when the member had already read that far.
 func (d *DB) MarkRead(ctx context.Context, roomID, userID string, msg Message, events ...Event) (moved bool, evs []Appended, err error) {
+	defer d.members.forget(memberKey{roomID, userID})
 	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*Member)(nil)).
 			Set("last_read_seq = ?", msg.Seq).Set("last_read_at = ?", msg.CreatedAt).

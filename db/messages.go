@@ -42,9 +42,10 @@ type NewMessage struct {
 // ErrClientIDReused is returned when a client_id is repeated for a different room.
 var ErrClientIDReused = fmt.Errorf("%w: client_id already used for a message in another room", ErrConflict)
 
-// PostMessage stores a message and its event in one transaction. encode builds the event's
-// envelope from the message as stored. When the author already posted a message with the same
-// client id, that message is returned with created false, and nothing is written.
+// PostMessage stores a message and its event, committed together with whatever other messages
+// of the same topic are waiting (group commit). encode builds the event's envelope from the
+// message as stored. When the author already posted a message with the same client id, that
+// message is returned with created false, and nothing is written.
 func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 	encode func(Message) ([]byte, error)) (msg Message, ev Appended, created bool, err error) {
 	if nm.ClientID != "" {
@@ -52,35 +53,22 @@ func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 			return msg, Appended{}, false, err
 		}
 	}
-	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		topicID, seq, err := reserve(ctx, tx, nm.Topic, 1)
-		if err != nil {
-			return err
-		}
-		msg = Message{ID: newID(), RoomID: nm.Room.ID, Seq: seq, UserID: nm.UserID, Content: nm.Content,
-			ClientID: nm.ClientID, CreatedAt: now(), RoomKey: nm.Room.Key, UserName: nm.UserName, UserAvatar: nm.UserAvatar}
-		envelope, err := encode(msg)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.NewInsert().Model(&msg).Exec(ctx); err != nil {
-			return mapErr(err)
-		}
-		ev = Appended{Topic: nm.Topic, TopicID: topicID, Offset: seq, Type: eventType, Envelope: envelope}
-		if _, err = tx.NewInsert().Model(&logRow{TopicID: topicID, Seq: seq, Type: eventType, Envelope: string(envelope),
-			CreatedAt: msg.CreatedAt}).Exec(ctx); err != nil {
-			return mapErr(err)
-		}
-		return d.notifyEvents(ctx, tx, []Appended{ev})
-	})
-	if errors.Is(err, ErrConflict) && nm.ClientID != "" {
+	r := &postRequest{nm: nm, typ: eventType, encode: encode, done: make(chan postResult, 1)}
+	d.enqueuePost(r)
+	var res postResult
+	select {
+	case res = <-r.done:
+	case <-ctx.Done():
+		return Message{}, Appended{}, false, ctx.Err() // it may still be stored: a retry with its client_id finds it
+	}
+	if errors.Is(res.err, ErrConflict) && nm.ClientID != "" {
 		msg, err = d.messageByClientID(ctx, nm) // a concurrent retry won the race
 		return msg, Appended{}, false, err
 	}
-	if err != nil {
-		return Message{}, Appended{}, false, mapErr(err)
+	if res.err != nil {
+		return Message{}, Appended{}, false, res.err
 	}
-	return msg, ev, true, nil
+	return res.msg, res.ev, true, nil
 }
 
 func (d *DB) messageByClientID(ctx context.Context, nm NewMessage) (Message, error) {

@@ -33,11 +33,18 @@ const (
 	RoomSupport = "support"
 )
 
-// GetRoom returns the room with the given key, or ErrNotFound.
+// GetRoom returns the room with the given key, or ErrNotFound. It may be up to cacheTTL old when
+// another node changed it.
 func (d *DB) GetRoom(ctx context.Context, key string) (Room, error) {
+	if r, err, ok := d.rooms.get(key); ok {
+		return r, err
+	}
 	var r Room
-	err := d.bun.NewSelect().Model(&r).Where("key = ?", key).Scan(ctx)
-	return r, mapErr(err)
+	err := mapErr(d.bun.NewSelect().Model(&r).Where("key = ?", key).Scan(ctx))
+	if err == nil || errors.Is(err, ErrNotFound) {
+		d.rooms.put(key, r, err)
+	}
+	return r, err
 }
 
 // EnsureRoom returns the room with the given key, creating it as a public group room named
@@ -54,8 +61,10 @@ func (d *DB) EnsureRoom(ctx context.Context, key, createdBy string) (room Room, 
 		return Room{}, false, mapErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
+		d.rooms.put(key, room, nil)
 		return room, true, nil
 	}
+	d.rooms.forget(key)             // someone else created it: the cached "not found" is wrong
 	room, err = d.GetRoom(ctx, key) // created concurrently
 	return room, false, err
 }
@@ -107,6 +116,7 @@ func (d *DB) CreateRoom(ctx context.Context, nr NewRoom, events func(Room) ([]Ev
 		return err
 	})
 	err = mapErr(err)
+	d.rooms.forget(r.Key)
 	if errors.Is(err, ErrConflict) && r.DirectPair != "" {
 		var existing Room
 		if e := d.bun.NewSelect().Model(&existing).Where("direct_pair = ?", r.DirectPair).Scan(ctx); e == nil {
@@ -146,6 +156,7 @@ func (p RoomPatch) Apply(r Room) Room {
 
 // UpdateRoom stores a room's editable fields as they are in room, with events.
 func (d *DB) UpdateRoom(ctx context.Context, room Room, events ...Event) ([]Appended, error) {
+	defer d.rooms.forget(room.Key)
 	return d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewUpdate().Model(&room).Column("name", "description", "private", "settings").WherePK().Exec(ctx)
 		return err
@@ -155,6 +166,7 @@ func (d *DB) UpdateRoom(ctx context.Context, room Room, events ...Event) ([]Appe
 // ArchiveRoom marks a room archived and stores events with it.
 func (d *DB) ArchiveRoom(ctx context.Context, room Room, events ...Event) (Room, []Appended, error) {
 	room.ArchivedAt = now()
+	defer d.rooms.forget(room.Key)
 	evs, err := d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewUpdate().Model(&room).Column("archived_at").WherePK().Where("archived_at IS NULL").Exec(ctx)
 		return err

@@ -1,0 +1,54 @@
+package db
+
+import (
+	"sync"
+	"time"
+)
+
+// cacheTTL bounds how stale a cached room or membership may be. Changes made through this node
+// invalidate at once; a change made on another node of a cluster shows here within cacheTTL.
+const cacheTTL = 2 * time.Second
+
+// cacheMax bounds the entries of one cache; past it, the cache starts over.
+const cacheMax = 100_000
+
+// ttlCache remembers values, found or not, for cacheTTL. Posting a message needs its room and
+// the poster's membership: read them from the database once per cacheTTL, not on every post.
+type ttlCache[K comparable, V any] struct {
+	mu      sync.Mutex // guards entries
+	entries map[K]cached[V]
+}
+
+type cached[V any] struct {
+	value   V
+	err     error // ErrNotFound, remembered too
+	expires time.Time
+}
+
+func (c *ttlCache[K, V]) get(k K) (V, error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || time.Now().After(e.expires) {
+		var zero V
+		return zero, nil, false
+	}
+	return e.value, e.err, true
+}
+
+func (c *ttlCache[K, V]) put(k K, v V, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= cacheMax {
+		c.entries = make(map[K]cached[V])
+	}
+	c.entries[k] = cached[V]{value: v, err: err, expires: time.Now().Add(cacheTTL)}
+}
+
+func (c *ttlCache[K, V]) forget(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, k)
+}
+
+type memberKey struct{ room, user string }
