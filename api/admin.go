@@ -38,16 +38,32 @@ func (s *Server) localConns(user, room string) []realtime.Info {
 	return out
 }
 
-// handleAdminConnections serves GET /api/admin/connections?user=&room=: every live connection
-// on every transport, on every node of the cluster.
+// Admin listing sizes.
+const (
+	defaultListedConns = 500
+	maxListedConns     = 10_000
+)
+
+// handleAdminConnections serves GET /api/admin/connections?user=&room=&limit=500: the live
+// connections on every transport and every node of the cluster, the newest first, with the
+// total count.
 func (s *Server) handleAdminConnections(c echo.Context) error {
+	limit := defaultListedConns
+	if raw := c.QueryParam("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxListedConns {
+			return invalid("limit", "limit must be a whole number from 1 to %d", maxListedConns)
+		}
+		limit = n
+	}
 	user, room := c.QueryParam("user"), c.QueryParam("room")
 	out := s.localConns(user, room)
 	for _, rep := range s.ask(c.Request().Context(), controlRequest{Op: "list", User: user, Room: room}, nil) {
 		out = append(out, rep.Conns...)
 	}
-	slices.SortFunc(out, func(a, b realtime.Info) int { return a.ConnectedAt.Compare(b.ConnectedAt) })
-	return c.JSON(http.StatusOK, map[string]any{"connections": out, "count": len(out)})
+	slices.SortFunc(out, func(a, b realtime.Info) int { return b.ConnectedAt.Compare(a.ConnectedAt) })
+	total := len(out)
+	return c.JSON(http.StatusOK, map[string]any{"connections": out[:min(limit, total)], "count": total})
 }
 
 // handleAdminNotify serves POST /api/admin/notifications {user_id, notification}.

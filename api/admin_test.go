@@ -213,6 +213,8 @@ func TestNotificationAndAnnouncementValidation(t *testing.T) {
 			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","type":"fatal"}}`, "notification.type"},
 			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","priority":"urgent"}}`, "notification.priority"},
 			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","action_url":"javascript:alert(1)"}}`, "notification.action_url"},
+			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","action_url":"//evil.example/x"}}`, "notification.action_url"},
+			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","action_url":"https:///nohost"}}`, "notification.action_url"},
 			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","expires_at":"2001-01-01T00:00:00Z"}}`, "notification.expires_at"},
 			{"/api/admin/notifications", `{"user_id":"a","notification":{"title":"x","data":[1]}}`, "notification.data"},
 			{"/api/admin/announcements", `{"message":"m","type":"feature"}`, "title"},

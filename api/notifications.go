@@ -107,8 +107,10 @@ func (in notificationInput) check(userID string) (db.Notification, error) {
 	}
 	if n.ActionURL != "" {
 		u, err := url.Parse(n.ActionURL)
-		if err != nil || len(n.ActionURL) > maxActionURLLen || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") ||
-			(u.Scheme == "" && !strings.HasPrefix(n.ActionURL, "/")) {
+		relative := u != nil && u.Scheme == "" && u.Host == "" && strings.HasPrefix(n.ActionURL, "/") &&
+			!strings.HasPrefix(n.ActionURL, "//") && !strings.HasPrefix(n.ActionURL, "/\\")
+		absolute := u != nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+		if err != nil || len(n.ActionURL) > maxActionURLLen || !(relative || absolute) {
 			return n, invalid("notification.action_url", "action_url must be an http(s) URL or a path starting with /")
 		}
 	}
@@ -129,8 +131,12 @@ func (in notificationInput) check(userID string) (db.Notification, error) {
 // notify stores a notification and pushes it to the user's connections as a notification
 // event; high and critical ones also go to the escalation webhook.
 func (s *Server) notify(ctx context.Context, n db.Notification) (db.Notification, error) {
-	n, evs, err := s.db.CreateNotification(ctx, n, func(n db.Notification) ([]db.Event, error) {
-		ev, err := newEvent(realtime.UserTopic(n.UserID), realtime.EventNotification, "", toNotificationJSON(n))
+	n, evs, err := s.db.CreateNotification(ctx, n, func(n db.Notification, unread int) ([]db.Event, error) {
+		data := struct {
+			notificationJSON
+			Unread int `json:"unread_count"` // the user's count with this one: every tab's badge agrees
+		}{toNotificationJSON(n), unread}
+		ev, err := newEvent(realtime.UserTopic(n.UserID), realtime.EventNotification, "", data)
 		return []db.Event{ev}, err
 	})
 	if err != nil {

@@ -57,7 +57,8 @@ func TestNotificationsReachEveryTabOfTheirUserOnly(t *testing.T) {
 		sent := e.notify(admin, "alice", "Deploy finished", "medium")
 		for name, c := range tabs {
 			ev := nextOf(t, c, "notification")
-			if !jsonHas(t, ev.Data, "id", sent.ID) || !jsonHas(t, ev.Data, "title", "Deploy finished") || ev.ID == "" {
+			if !jsonHas(t, ev.Data, "id", sent.ID) || !jsonHas(t, ev.Data, "title", "Deploy finished") || ev.ID == "" ||
+				!strings.Contains(string(ev.Data), `"unread_count":1`) {
 				t.Fatalf("%s got %s", name, ev.Data)
 			}
 		}
@@ -94,7 +95,7 @@ func TestNotificationListing(t *testing.T) {
 		}
 		ctx := context.Background()
 		if _, _, err := e.db.CreateNotification(ctx, db.Notification{UserID: "alice", Type: "info", Title: "expired",
-			Priority: "low", ExpiresAt: time.Now().Add(-time.Minute)}, func(db.Notification) ([]db.Event, error) { return nil, nil }); err != nil {
+			Priority: "low", ExpiresAt: time.Now().Add(-time.Minute)}, func(db.Notification, int) ([]db.Event, error) { return nil, nil }); err != nil {
 			t.Fatal(err)
 		}
 		e.mustDo(http.StatusOK, "PATCH", "/api/notifications/"+sent[1].ID+"/read", alice, nil)

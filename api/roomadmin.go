@@ -210,7 +210,10 @@ func (s *Server) handleCreateRoom(c echo.Context) error {
 		return err
 	}
 	s.publish(evs...)
-	return c.JSON(http.StatusCreated, toRoomJSON(created))
+	out := toRoomJSON(created)
+	admin := db.RoleAdmin
+	out.MyRole = &admin
+	return c.JSON(http.StatusCreated, out)
 }
 
 // keyFromName derives a room key from a display name: lower-case letters and digits, other

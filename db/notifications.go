@@ -28,8 +28,9 @@ type Notification struct {
 func (n Notification) Escalates() bool { return n.Priority == "high" || n.Priority == "critical" }
 
 // CreateNotification stores a notification — and, for high and critical ones, its outbox entry
-// for the webhook — with the events built from the notification as stored, in one transaction.
-func (d *DB) CreateNotification(ctx context.Context, n Notification, events func(Notification) ([]Event, error)) (Notification, []Appended, error) {
+// for the webhook — with the events built from the notification as stored and the user's unread
+// count with it, in one transaction.
+func (d *DB) CreateNotification(ctx context.Context, n Notification, events func(n Notification, unread int) ([]Event, error)) (Notification, []Appended, error) {
 	n.ID, n.CreatedAt = newID(), now()
 	if n.Data == nil {
 		n.Data = map[string]any{}
@@ -44,7 +45,12 @@ func (d *DB) CreateNotification(ctx context.Context, n Notification, events func
 				return err
 			}
 		}
-		list, err := events(n)
+		unread, err := tx.NewSelect().Model((*Notification)(nil)).Where("user_id = ? AND read_at IS NULL", n.UserID).
+			Where("(expires_at IS NULL OR expires_at > ?)", now()).Count(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		list, err := events(n, int(unread))
 		if err != nil {
 			return err
 		}
