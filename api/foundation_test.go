@@ -112,9 +112,8 @@ func TestHistoryPagesNewestFirst(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		e := newEnv(t, kind)
 		alice := e.token("alice", "Alice")
-		var sent []message
 		for _, content := range []string{"one", "two", "three", "four", "five"} {
-			sent = append(sent, e.post(alice, "general", content))
+			e.post(alice, "general", content)
 		}
 		type page struct {
 			Messages   []message `json:"messages"`

@@ -183,7 +183,7 @@ func (d *DB) TopicNames(ctx context.Context, ids []int64) (map[int64]string, err
 		ID   int64  `bun:"id"`
 		Name string `bun:"name"`
 	}
-	if err := d.bun.NewRaw("SELECT id, name FROM topics WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+	if err := d.bun.NewRaw("SELECT id, name FROM topics WHERE id IN (?)", bun.List(ids)).Scan(ctx, &rows); err != nil {
 		return nil, mapErr(err)
 	}
 	for _, r := range rows {

@@ -119,7 +119,7 @@ func (d *DB) MarkNotificationsRead(ctx context.Context, userID, id string,
 		}
 		if len(changed) > 0 {
 			if _, err := tx.NewUpdate().Model((*Notification)(nil)).Set("read_at = ?", now()).
-				Where("id IN (?)", bun.In(changed)).Exec(ctx); err != nil {
+				Where("id IN (?)", bun.List(changed)).Exec(ctx); err != nil {
 				return mapErr(err)
 			}
 		}

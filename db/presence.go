@@ -50,7 +50,7 @@ func (d *DB) PresenceOf(ctx context.Context, userIDs []string) (map[string]Prese
 		return out, nil
 	}
 	var rows []Presence
-	if err := d.bun.NewSelect().Model(&rows).Where("user_id IN (?)", bun.In(userIDs)).Scan(ctx); err != nil {
+	if err := d.bun.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Scan(ctx); err != nil {
 		return nil, mapErr(err)
 	}
 	for _, p := range rows {

@@ -232,7 +232,7 @@ func (d *DB) attachLastMessages(ctx context.Context, rooms []RoomSummary) error 
 	}
 	var last []Message
 	err := d.selectMessages().
-		Where("m.room_id IN (?)", bun.In(ids)).
+		Where("m.room_id IN (?)", bun.List(ids)).
 		Where(`m.seq = (SELECT max(x.seq) FROM chat_messages AS x WHERE x.room_id = m.room_id AND x.deleted_at IS NULL)`).
 		Scan(ctx, &last)
 	if err != nil {

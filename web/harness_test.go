@@ -111,12 +111,6 @@ func (s *server) stop() {
 	s.http = nil
 }
 
-// restart stops the server and starts a new one on the same database and address.
-func (s *server) restart() {
-	s.stop()
-	s.start()
-}
-
 // token returns a token for a user (id: the name in lower case) that expires after ttl.
 func (s *server) token(name string, ttl time.Duration) string {
 	s.t.Helper()
