@@ -81,10 +81,11 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 	if s.hub.ConnCount() >= s.cfg.Limits.MaxConns {
 		return nil, unavailable("this server is at its connection limit; try again shortly", 5, nil)
 	}
-	subs, resumed, err := s.subscriptionsFor(ctx, p, req.cursor)
+	plan, err := s.subscriptionsFor(ctx, p, req.cursor)
 	if err != nil {
 		return nil, err
 	}
+	subs := plan.subs
 	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
 		return nil, err
 	}
@@ -96,14 +97,20 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 		if _, err := s.readable(ctx, p, key, true); err != nil {
 			return nil, err
 		}
-		subs = append(subs, realtime.Subscription{Topic: topic})
+		// A cursor from a replaced database cannot say what this room missed: reset it.
+		subs = append(subs, realtime.Subscription{Topic: topic, Reset: plan.epochLost})
 	}
 	conn, err := s.hub.Connect(ctx, realtime.ConnectOptions{
-		ID: req.id, User: p.User, Transport: req.transport, Subscriptions: subs, Resumed: resumed,
+		ID: req.id, User: p.User, Transport: req.transport, Subscriptions: subs, Resumed: plan.resumed,
 		Expires: req.expires, RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(),
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, key := range plan.refused {
+		if f, err := refusedRoomFrame(key); err == nil {
+			_ = conn.Send(f)
+		}
 	}
 	s.db.RecordConnect(db.ConnRecord{ConnectionID: conn.ID(), UserID: p.ID, Transport: string(req.transport),
 		RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(), ConnectedAt: time.Now()})
@@ -116,30 +123,42 @@ func (s *Server) closeConn(conn *realtime.Conn) {
 	s.hub.Disconnect(conn)
 }
 
+// resumePlan is what a stream request's cursor resumes.
+type resumePlan struct {
+	subs      []realtime.Subscription
+	resumed   bool     // a cursor was presented
+	epochLost bool     // it points into a log this server no longer has: everything resets
+	refused   []string // rooms it names that the caller may not read (any more)
+}
+
 // subscriptionsFor returns the subscriptions of a new connection: the caller's default topics,
 // fresh or resumed from the cursor, plus every other topic the cursor names once it is
-// authorized again. A forged cursor grants nothing: naming another user's topic is refused
-// outright; a room the caller may no longer read is dropped.
-func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor string) ([]realtime.Subscription, bool, error) {
+// authorized again. A forged cursor grants nothing: naming another user's topic fails the
+// request; a room the caller may not read is left out and reported in plan.refused, since a
+// legitimate client can hold such a cursor (it was removed from the room while away).
+func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor string) (resumePlan, error) {
 	defaults := realtime.DefaultTopics(p.User)
-	subs := make([]realtime.Subscription, 0, len(defaults))
+	plan := resumePlan{subs: make([]realtime.Subscription, 0, len(defaults))}
 	if cursor == "" {
 		for _, t := range defaults {
-			subs = append(subs, realtime.Subscription{Topic: t})
+			plan.subs = append(plan.subs, realtime.Subscription{Topic: t})
 		}
-		return subs, false, nil
+		return plan, nil
 	}
 	cur, err := realtime.ParseCursor(cursor)
 	if err != nil {
-		return nil, false, badRequest("invalid_cursor", "cursor", "%s; connect without one to start fresh", err.Error())
+		return plan, badRequest("invalid_cursor", "cursor", "%s; connect without one to start fresh", err.Error())
 	}
+	plan.resumed = true
 	if cur.Epoch != s.hub.Config().Epoch {
 		// The log this cursor points into is gone (the database was replaced): its topic ids
-		// mean nothing here. Start fresh and tell the client to reload what it shows.
+		// mean nothing here. Start fresh and tell the client to reload what it shows; rooms
+		// the request names reset too (openConn).
+		plan.epochLost = true
 		for _, t := range defaults {
-			subs = append(subs, realtime.Subscription{Topic: t, Reset: true})
+			plan.subs = append(plan.subs, realtime.Subscription{Topic: t, Reset: true})
 		}
-		return subs, true, nil
+		return plan, nil
 	}
 	ids := make([]int64, len(cur.Positions))
 	for i, pos := range cur.Positions {
@@ -147,29 +166,43 @@ func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor strin
 	}
 	names, err := s.db.TopicNames(ctx, ids)
 	if err != nil {
-		return nil, false, err
+		return plan, err
 	}
 	for _, pos := range cur.Positions {
 		name, ok := names[pos.TopicID]
 		if !ok {
-			return nil, false, badRequest("invalid_cursor", "cursor", "invalid cursor: it names a topic this server does not know")
+			return plan, badRequest("invalid_cursor", "cursor", "invalid cursor: it names a topic this server does not know")
 		}
 		allowed, err := s.mayResume(ctx, p, name)
 		if err != nil {
-			return nil, false, err
+			return plan, err
 		}
 		if !allowed {
+			key, _ := realtime.RoomOf(name)
+			plan.refused = append(plan.refused, key)
 			continue
 		}
 		offset := pos.Offset
-		subs = append(subs, realtime.Subscription{Topic: name, From: &offset})
+		plan.subs = append(plan.subs, realtime.Subscription{Topic: name, From: &offset})
 	}
 	for _, t := range defaults {
-		if !slices.ContainsFunc(subs, func(s realtime.Subscription) bool { return s.Topic == t }) {
-			subs = append(subs, realtime.Subscription{Topic: t})
+		if !slices.ContainsFunc(plan.subs, func(s realtime.Subscription) bool { return s.Topic == t }) {
+			plan.subs = append(plan.subs, realtime.Subscription{Topic: t})
 		}
 	}
-	return subs, true, nil
+	return plan, nil
+}
+
+// refusedRoomFrame tells a resuming client that a room its cursor names was not restored:
+// a room_left with reason "forbidden", as if it had been removed while away.
+func refusedRoomFrame(key string) (*realtime.Frame, error) {
+	data := struct {
+		Room   string `json:"room"`
+		Topic  string `json:"topic"`
+		Reason string `json:"reason"`
+	}{key, realtime.RoomTopic(key), "forbidden"}
+	env, err := realtime.Event{Type: realtime.EventRoomLeft, Room: key, Data: data, TS: time.Now()}.Encode()
+	return &realtime.Frame{Type: realtime.EventRoomLeft, Payload: env}, err
 }
 
 // mayResume re-authorizes one topic named in a cursor. Another user's topic is an error (a

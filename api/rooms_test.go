@@ -159,6 +159,14 @@ func TestPrivateRoomsAreForMembersOnly(t *testing.T) {
 		if len(forged.conn.Rooms) != 0 {
 			t.Fatalf("bob resumed into %v with a cursor naming the private room", forged.conn.Rooms)
 		}
+		// The refusal is explicit on every transport: room_left, reason forbidden.
+		forgedWS := e.dialWS(bob, "last_event_id="+cur.String())
+		forgedPoll := e.dialPoll(bob, "cursor="+cur.String())
+		for name, c := range map[string]client{"SSE": forged, "WebSocket": forgedWS, "long-poll": forgedPoll} {
+			if ev := nextOf(t, c, "room_left"); ev.Room != key || !jsonHas(t, ev.Data, "reason", "forbidden") {
+				t.Fatalf("%s resume with a forged cursor: %s %s %s", name, ev.Type, ev.Room, ev.Data)
+			}
+		}
 
 		// Alice adds bob: he sees the room now, and may join it.
 		e.mustDo(http.StatusCreated, "POST", "/api/rooms/"+key+"/members", alice, map[string]string{"user_id": "bob", "role": "member"})
