@@ -216,7 +216,8 @@ func (s *Server) serveControl(from string, req controlRequest) {
 	case "list":
 		rep.Conns = s.localConns(req.User, req.Room)
 	case "claim": // a long-poll connection resumed on another node: this copy is stale
-		if conn, ok := s.hub.Conn(req.Conn); ok && conn.Transport() == realtime.TransportPoll {
+		// Only its own user's resume retires it: a leaked id kills nobody's connection.
+		if conn, ok := s.hub.Conn(req.Conn); ok && conn.Transport() == realtime.TransportPoll && conn.User().ID == req.User {
 			conn.Close(realtime.ReasonReplaced)
 			s.closeConn(conn)
 		}

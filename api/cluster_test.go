@@ -183,6 +183,35 @@ func TestClusterActionsReachOtherNodes(t *testing.T) {
 	}
 }
 
+// A long-poll connection that moves to another node retires its stale copy on the first node;
+// someone else presenting its id elsewhere retires nothing.
+func TestClusterLongPollMovesBetweenNodes(t *testing.T) {
+	n := startCluster(t, 3)
+	a, b, c := n[0], n[1], n[2]
+	alice := a.token("alice", "Alice")
+	onA := a.dialPoll(alice, "rooms=general&timeout=0")
+	connectedOf(t, onA)
+	id := onA.id
+
+	mallory := c.dialPoll(c.token("mallory", "Mallory"), "timeout=0")
+	mallory.id = id
+	mallory.poll(t)
+	// C's control messages reach A in order: once A has answered C's listing, it has also
+	// handled the claim mallory's poll sent before it.
+	c.mustDo(http.StatusOK, "GET", "/api/admin/connections", c.admin("root"), nil)
+	if _, ok := a.hub.Conn(id); !ok {
+		t.Fatal("another user's poll with alice's connection id retired her connection on A")
+	}
+
+	onB := b.dialPoll(alice, "timeout=0")
+	onB.id, onB.cursor = id, onA.cursor
+	onB.poll(t)
+	waitUntil(t, "A retiring its stale copy", func() bool { _, ok := a.hub.Conn(id); return !ok })
+	if _, ok := b.hub.Conn(id); !ok {
+		t.Fatal("B does not hold the connection alice resumed there")
+	}
+}
+
 // Online counts and joins and leaves are right across nodes, and a dead node's connections
 // vanish from presence and from listings.
 func TestClusterPresence(t *testing.T) {

@@ -111,7 +111,7 @@ func (s *Server) handlePoll(c echo.Context) error {
 			return err
 		}
 		if id != "" {
-			s.tell(controlRequest{Op: "claim", Conn: id}) // a copy another node may hold is stale now
+			s.tell(controlRequest{Op: "claim", Conn: id, User: p.ID}) // a copy another node may hold is stale now
 		}
 		msgs, next, err = conn.Poll(ctx, wait, maxPollEvents, "")
 	}
