@@ -60,6 +60,8 @@ type config struct {
 	queueBytes      int
 	maxTopics       int
 	maxStreamAge    time.Duration
+	presenceGrace   time.Duration
+	typingExpiry    time.Duration
 	retentionAge    time.Duration
 	retentionEvents int
 	shutdownWindow  time.Duration
@@ -149,6 +151,8 @@ func parseConfig(args []string) (config, error) {
 	f.int(&c.queueBytes, "queue-bytes", "SWITCHBOARD_QUEUE_BYTES", 4<<20, "outbound queue per connection, in bytes")
 	f.int(&c.maxTopics, "max-subscriptions", "SWITCHBOARD_MAX_SUBSCRIPTIONS", 128, "subscriptions per connection")
 	f.dur(&c.maxStreamAge, "max-stream-age", "SWITCHBOARD_MAX_STREAM_AGE", 10*time.Minute, "streams end after this age plus up to 50% jitter, then resume (negative: never)")
+	f.dur(&c.presenceGrace, "presence-grace", "SWITCHBOARD_PRESENCE_GRACE", 5*time.Second, "a user leaving a room, or going offline, is announced after this; a reconnect within it announces nothing")
+	f.dur(&c.typingExpiry, "typing-expiry", "SWITCHBOARD_TYPING_EXPIRY", 5*time.Second, "a typing_start without a typing_stop ends after this")
 	f.dur(&c.retentionAge, "retention-age", "SWITCHBOARD_RETENTION_AGE", 24*time.Hour, "events older than this leave the replay log")
 	f.int(&c.retentionEvents, "retention-events", "SWITCHBOARD_RETENTION_EVENTS", 10_000, "events kept for replay per topic")
 	f.dur(&c.shutdownWindow, "shutdown-window", "SWITCHBOARD_SHUTDOWN_WINDOW", 5*time.Second, "on shutdown, connections are closed spread over this window")
@@ -364,7 +368,7 @@ func runServer(args []string) error {
 	}
 	hcfg := realtime.Config{Store: store, Epoch: store.Epoch(), QueueSize: c.queueSize,
 		QueueBytes: c.queueBytes, MaxTopics: c.maxTopics, Heartbeat: c.heartbeat, MaxAge: c.maxStreamAge,
-		PollLinger: 2 * c.pollTimeout, Logger: log}
+		PollLinger: 2 * c.pollTimeout, PresenceGrace: c.presenceGrace, TypingExpiry: c.typingExpiry, Logger: log}
 	metrics := api.Wire(store, &hcfg)
 	var cluster *api.Cluster
 	if store.Kind() == db.Postgres && c.cluster != "off" {
