@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,13 @@ import (
 // until each hears all the others.
 func startCluster(t *testing.T, n int, opts ...option) []*env {
 	t.Helper()
+	return startClusterWith(t, n, func(int, string) string { return "" }, opts...)
+}
+
+// startClusterWith is startCluster where listenVia may name, for node i, another URL for its
+// listening connection than the database's own (a proxy the test can cut).
+func startClusterWith(t *testing.T, n int, listenVia func(i int, dbURL string) string, opts ...option) []*env {
+	t.Helper()
 	base := dbtest.Config(t, db.Postgres)
 	nodes := make([]*env, n)
 	for i := range nodes {
@@ -29,7 +37,11 @@ func startCluster(t *testing.T, n int, opts ...option) []*env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		nodes[i] = startEnv(t, store, append([]option{inCluster(cfg.URL), withHub(func(h *realtime.Config) {
+		listenURL := cfg.URL
+		if via := listenVia(i, cfg.URL); via != "" {
+			listenURL = via
+		}
+		nodes[i] = startEnv(t, store, append([]option{inCluster(listenURL), withHub(func(h *realtime.Config) {
 			h.HeartbeatEvery = 100 * time.Millisecond
 			h.NodeTimeout = time.Second
 			h.PresenceGrace = 200 * time.Millisecond
@@ -140,6 +152,51 @@ func TestClusterSurvivesListenerTermination(t *testing.T) {
 	waitUntil(t, "A ready again", func() bool { status, _ := a.do("GET", "/readyz", "", nil); return status == http.StatusOK })
 }
 
+// While node A cannot listen, it reports degraded; what was published on node B meanwhile
+// reaches A's subscribers once A listens again, with no later event to reveal the gap.
+func TestClusterCatchesUpAfterAListenerOutage(t *testing.T) {
+	var proxy *pgProxy
+	n := startClusterWith(t, 2, func(i int, dbURL string) string {
+		if i != 0 {
+			return ""
+		}
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = newPGProxy(t, u.Host)
+		u.Host = proxy.ln.Addr().String()
+		return u.String()
+	})
+	a, b := n[0], n[1]
+	tok := a.token("alice", "Alice")
+	sse := a.dialSSE(tok, "rooms=general")
+	b.post(tok, "general", "before")
+	if m := nextOf(t, sse, "chat_message").message(t); m.Content != "before" {
+		t.Fatalf("got %q", m.Content)
+	}
+
+	proxy.cut()
+	waitUntil(t, "A reporting degraded", func() bool {
+		status, _ := a.do("GET", "/readyz", "", nil)
+		return status == http.StatusServiceUnavailable
+	})
+	for i := range 3 {
+		b.post(tok, "general", fmt.Sprint("during ", i))
+	}
+	proxy.restore()
+	for i := range 3 {
+		if m := nextOf(t, sse, "chat_message").message(t); m.Content != fmt.Sprint("during ", i) {
+			t.Fatalf("after the outage A delivered %q, want %q", m.Content, fmt.Sprint("during ", i))
+		}
+	}
+	waitUntil(t, "A ready again", func() bool { status, _ := a.do("GET", "/readyz", "", nil); return status == http.StatusOK })
+	b.post(tok, "general", "sentinel")
+	if m := nextOf(t, sse, "chat_message").message(t); m.Content != "sentinel" {
+		t.Fatalf("after the outage A delivered %q again", m.Content)
+	}
+}
+
 // A kick issued on node B closes the user's connection on node A; a join over REST on node B
 // for a connection on node A subscribes it; the admin listing on B shows A's connections.
 func TestClusterActionsReachOtherNodes(t *testing.T) {
@@ -236,7 +293,9 @@ func TestClusterPresence(t *testing.T) {
 	if list.OnlineCount != 2 {
 		t.Fatalf("C counts %d online", list.OnlineCount)
 	}
-	// Node B dies without a word: its connections are forgotten, but bob is still on C.
+	// Node B dies without a word (its bus goes first, so no farewell leaves it): once its
+	// heartbeats stop, its connections are forgotten, but bob is still on C.
+	b.cluster.Close()
 	b.stop()
 	bobTab2.ws.CloseNow() // and then bob's last tab goes
 	ev = nextOf(t, alice, presence...)

@@ -41,6 +41,9 @@ type env struct {
 	db   *db.DB
 	api  *api.Server
 	stop func() // stops the server and its background work, as a process exit would
+	// cluster is the node's bus when it runs in a cluster; closing it first makes stop a
+	// crash as the other nodes see it: no farewell reaches them.
+	cluster *api.Cluster
 }
 
 // envConfig is a test server's configuration.
@@ -88,8 +91,10 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var cluster *api.Cluster
 	if cfg.clusterURL != "" {
-		cluster, err := api.StartCluster(store, cfg.clusterURL)
+		var err error
+		cluster, err = api.StartCluster(store, cfg.clusterURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +117,7 @@ func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 		srv.Listener = sndbufListener{srv.Listener}
 	}
 	srv.Start()
-	e := &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a}
+	e := &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a, cluster: cluster}
 	e.stop = sync.OnceFunc(func() {
 		stopRun()
 		<-ran
