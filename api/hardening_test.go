@@ -52,7 +52,7 @@ func TestFloodIsRateLimitedWhileOthersGoOn(t *testing.T) {
 		if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("status %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
 		}
-		// Over WebSocket: faults first, then the socket is closed for sustained abuse.
+		// Over WebSocket: rate_limited faults first, then the socket is closed for sustained abuse.
 		ws := e.dialWS(flooder, "")
 		spam := []byte(`{"type":"chat_message","room":"general","data":{"content":"spam"}}`)
 		for range 40 { // the server may close the socket before all are sent
@@ -60,12 +60,48 @@ func TestFloodIsRateLimitedWhileOthersGoOn(t *testing.T) {
 				break
 			}
 		}
-		if code, _ := ws.closeStatus(t); code != websocket.StatusPolicyViolation {
-			t.Fatalf("flooding WebSocket closed with %d, want 1008", code)
+		faults := 0
+		for code := websocket.StatusCode(-1); code == -1; {
+			select {
+			case ev := <-ws.events:
+				if ev.Type == "fault" && jsonHas(t, ev.Data, "code", "rate_limited") {
+					faults++
+				}
+			case err := <-ws.closed:
+				code = websocket.CloseStatus(err)
+				if code != websocket.StatusPolicyViolation {
+					t.Fatalf("flooding WebSocket closed with %v (%d), want 1008", err, code)
+				}
+			case <-time.After(wait):
+				t.Fatal("the flooding WebSocket is still open")
+			}
 		}
-		// Bob is not affected: his posts are accepted and delivered.
+		if faults == 0 {
+			t.Fatal("the WebSocket was closed without a rate_limited fault first")
+		}
+		// Bob is not affected while the flood goes on: his posts are accepted and delivered.
+		flooding := make(chan struct{})
+		floodDone := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-flooding:
+					floodDone <- n
+					return
+				default:
+				}
+				if status, _ := e.do("POST", "/api/rooms/general/messages", flooder, map[string]string{"content": "spam"}); status == http.StatusTooManyRequests {
+					n++
+				}
+			}
+		}()
 		for _, c := range []string{"bob 1", "bob 2", "bob 3"} {
 			e.post(bob, "general", c)
+		}
+		close(flooding)
+		if n := <-floodDone; n == 0 {
+			t.Fatal("the flood during bob's posts was never limited")
 		}
 		var got []string
 		for len(got) < 3 {
