@@ -123,6 +123,34 @@ func TestMigrationsAreIdempotentAndEpochIsStable(t *testing.T) {
 	}
 }
 
+// Nodes starting at once on a fresh database all migrate it, and agree on its epoch.
+func TestConcurrentStartsMigrateOnce(t *testing.T) {
+	for _, kind := range dbtest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			cfg := dbtest.Config(t, kind)
+			const nodes = 4
+			stores := make([]*db.DB, nodes)
+			errs := make([]error, nodes)
+			var wg sync.WaitGroup
+			for i := range nodes {
+				wg.Go(func() { stores[i], errs[i] = db.Open(context.Background(), cfg) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("node %d: %v", i, err)
+				}
+				defer stores[i].Close()
+			}
+			for i, s := range stores {
+				if s.Epoch() != stores[0].Epoch() {
+					t.Fatalf("node %d has epoch %d, node 0 %d", i, s.Epoch(), stores[0].Epoch())
+				}
+			}
+		})
+	}
+}
+
 func TestSchemasHaveTheSameSections(t *testing.T) {
 	pg, err := db.ParseMigrations(dbtest.Schema(t))
 	if err != nil {

@@ -51,17 +51,23 @@ func migrate(ctx context.Context, db *bun.DB, kind Kind, schema string) error {
 	if err != nil {
 		return err
 	}
+	// Concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL's catalog
+	// (duplicate pg_type), so it is serialized like the migrations themselves.
 	createTable := `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, title TEXT NOT NULL, applied_at TEXT NOT NULL)`
-	if _, err := db.ExecContext(ctx, createTable); err != nil {
+	if err := db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+		if err := lockMigrations(ctx, tx, kind); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, createTable)
+		return err
+	}); err != nil {
 		return err
 	}
 	for _, m := range migrations {
 		err := db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
-			if kind == Postgres {
-				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7461626)"); err != nil {
-					return err
-				}
+			if err := lockMigrations(ctx, tx, kind); err != nil {
+				return err
 			}
 			var n int
 			if err := tx.NewRaw("SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(ctx, &n); err != nil {
@@ -82,4 +88,13 @@ func migrate(ctx context.Context, db *bun.DB, kind Kind, schema string) error {
 		}
 	}
 	return nil
+}
+
+// lockMigrations makes tx the only migrating transaction on PostgreSQL until it ends.
+func lockMigrations(ctx context.Context, tx bun.Tx, kind Kind) error {
+	if kind != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7461626)")
+	return err
 }
