@@ -33,6 +33,7 @@ type config struct {
 	users       int
 	transport   string
 	sseClient   string
+	wsClient    string
 	rate        float64
 	duration    time.Duration
 	size        int
@@ -47,6 +48,12 @@ type config struct {
 	settle      time.Duration
 	drain       time.Duration
 	timeout     time.Duration
+	nodes       int
+
+	label     string // names the run in its JSON line (BENCHMARKS.md rows)
+	serverRev string // what -server-bin was built from
+	render    string // -render: JSON lines file to turn into BENCHMARKS.md
+	args      []string
 
 	rateSet bool // -rate was given
 }
@@ -71,12 +78,13 @@ var scenarios = map[string]func(ctx context.Context, cfg config, t *target, rep 
 	"publish": runPublish,
 	"stall":   runStall,
 	"resume":  runResume,
+	"cluster": runCluster,
 }
 
 func parseConfig(args []string) (config, error) {
 	var c config
 	f := flag.NewFlagSet("bench", flag.ContinueOnError)
-	f.StringVar(&c.scenario, "scenario", "fanout", "idle, fanout, rooms, publish, stall or resume")
+	f.StringVar(&c.scenario, "scenario", "fanout", "idle, fanout, rooms, publish, stall, resume or cluster")
 
 	f.StringVar(&c.url, "url", "http://127.0.0.1:8080", "server to drive (loopback only); ignored with -spawn")
 	f.StringVar(&c.secret, "secret", "", "HS256 secret of the server (SWITCHBOARD_JWT_SECRET) to mint tokens; empty uses POST /api/auth/demo")
@@ -95,7 +103,8 @@ func parseConfig(args []string) (config, error) {
 	f.IntVar(&c.users, "users", 0, "distinct users the connections belong to, round-robin (0: one user per connection)")
 	f.StringVar(&c.transport, "transport", "sse", "sse, ws, poll or mix (a third of each)")
 	f.StringVar(&c.sseClient, "sse-client", "raw", "SSE client: raw (lean reader, one goroutine per stream) or r3labs (r3labs/sse/v2)")
-	f.Float64Var(&c.rate, "rate", 10, "messages per second (fanout, stall: fixed; rooms: Poisson total; publish: default 0 = as fast as the server answers)")
+	f.StringVar(&c.wsClient, "ws-client", "raw", "WebSocket client: raw (lean frame reader, one goroutine per stream) or coder (coder/websocket)")
+	f.Float64Var(&c.rate, "rate", 10, "messages per second (fanout, cluster: fixed, 0 = a closed loop of -concurrency posters; stall: fixed; rooms: Poisson total; publish: default 0 = closed loop)")
 	f.DurationVar(&c.duration, "duration", 10*time.Second, "how long messages are posted")
 	f.IntVar(&c.size, "size", 0, "message size in bytes (0: a short message; chat content allows at most 1000)")
 	f.StringVar(&c.payload, "payload", "chat", "chat (POST /api/rooms/:room/messages) or publish (POST /api/publish data_update)")
@@ -109,6 +118,10 @@ func parseConfig(args []string) (config, error) {
 	f.DurationVar(&c.settle, "settle", 5*time.Second, "idle: wait this long after connecting before reading RSS; others: longest wait for the event flow to go quiet")
 	f.DurationVar(&c.drain, "drain", 10*time.Second, "after the last post, longest wait for deliveries")
 	f.DurationVar(&c.timeout, "timeout", 2*time.Minute, "hard limit of the whole run")
+	f.IntVar(&c.nodes, "nodes", 2, "cluster: server processes spawned on one PostgreSQL schema (2..8)")
+	f.StringVar(&c.label, "label", "", "a name for the run, carried in its JSON line (bench/benchmarks.sh names the BENCHMARKS.md rows)")
+	f.StringVar(&c.serverRev, "server-rev", "", "with -server-bin: the revision the binary was built from, for the report")
+	f.StringVar(&c.render, "render", "", "print BENCHMARKS.md from this file of JSON lines (bench/benchmarks.sh writes it) and exit; no run")
 
 	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -124,19 +137,26 @@ func parseConfig(args []string) (config, error) {
 	if f.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", f.Args())
 	}
+	c.args = args
+	if c.render != "" {
+		return c, nil
+	}
 	return c, c.check()
 }
 
 // check refuses settings outside the bounds and fills scenario defaults.
 func (c *config) check() error {
 	if _, ok := scenarios[c.scenario]; !ok {
-		return fmt.Errorf("-scenario %q: want idle, fanout, rooms, publish, stall or resume", c.scenario)
+		return fmt.Errorf("-scenario %q: want idle, fanout, rooms, publish, stall, resume or cluster", c.scenario)
 	}
 	if !slices.Contains([]string{"sse", "ws", "poll", "mix"}, c.transport) {
 		return fmt.Errorf("-transport %q: want sse, ws, poll or mix", c.transport)
 	}
 	if c.sseClient != "raw" && c.sseClient != "r3labs" {
 		return fmt.Errorf("-sse-client %q: want raw or r3labs", c.sseClient)
+	}
+	if c.wsClient != "raw" && c.wsClient != "coder" {
+		return fmt.Errorf("-ws-client %q: want raw or coder", c.wsClient)
 	}
 	if c.payload != "chat" && c.payload != "publish" {
 		return fmt.Errorf("-payload %q: want chat or publish", c.payload)
@@ -168,8 +188,21 @@ func (c *config) check() error {
 	if c.payload == "chat" && c.size > maxChatChars {
 		return fmt.Errorf("-size %d: chat content allows at most %d characters; use -payload publish for bigger messages", c.size, maxChatChars)
 	}
+	if c.scenario == "cluster" {
+		if !c.spawn || c.databaseURL == "" {
+			return errors.New("-scenario cluster needs -spawn and -database-url postgres://…: it starts -nodes servers on one fresh schema")
+		}
+		if c.nodes < 2 || c.nodes > 8 {
+			return errors.New("-nodes must be 2..8")
+		}
+	} else {
+		c.nodes = 1
+	}
 	if c.scenario == "publish" && !c.rateSet {
 		c.rate = 0 // as fast as the server answers
+	}
+	if (c.scenario == "stall" || c.scenario == "rooms") && c.rate == 0 {
+		return fmt.Errorf("-scenario %s needs -rate above 0", c.scenario)
 	}
 	if c.scenario == "rooms" && c.rooms == 0 {
 		c.rooms = 10

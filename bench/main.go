@@ -1,7 +1,8 @@
 // Command bench is Switchboard's load generator. It drives a running server over the loopback
 // interface only, or builds and spawns one with a fresh database (-spawn), runs one scenario
-// (-scenario idle|fanout|rooms|publish|stall|resume) with bounded counts under a hard time
-// limit (-timeout), prints a table and, last, one JSON line with every figure.
+// (-scenario idle|fanout|rooms|publish|stall|resume|cluster) with bounded counts under a hard
+// time limit (-timeout), prints a table and, last, one JSON line with every figure. With
+// -render it turns a file of such lines into BENCHMARKS.md instead (bench/benchmarks.sh).
 //
 //	go run ./bench -spawn -scenario fanout -n 5000 -rate 10 -duration 20s
 //
@@ -26,6 +27,13 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if cfg.render != "" {
+		if err := renderFile(cfg.render, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -render:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	os.Exit(run(cfg))
 }

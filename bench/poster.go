@@ -20,6 +20,8 @@ type poster struct {
 	payload string
 	size    int
 	latency *hist // POST round trips of accepted messages
+	// route, when set (cluster), picks the node message idx is posted to; else it goes to t.
+	route func(idx int64) *target
 
 	next    atomic.Int64 // index of the next message
 	ok      atomic.Int64
@@ -41,13 +43,17 @@ func newPoster(t *target, cfg config, maxInflight int) *poster {
 // post sends one message to room as the holder of token, and waits for the answer.
 func (p *poster) post(ctx context.Context, token, room string) error {
 	idx := p.next.Add(1) - 1
+	t := p.t
+	if p.route != nil {
+		t = p.route(idx)
+	}
 	sent := time.Now()
 	body := p.body(idx, sent.UnixNano(), room)
 	path := "/api/rooms/" + room + "/messages"
 	if p.payload == "publish" {
 		path = "/api/publish"
 	}
-	status, err := p.t.postJSON(ctx, path, token, body, nil)
+	status, err := t.postJSON(ctx, path, token, body, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -25,6 +25,11 @@ func statusField(pid int, field string) (int64, error) {
 	if pid > 0 {
 		path = fmt.Sprintf("/proc/%d/status", pid)
 	}
+	return statusFile(path, field)
+}
+
+// statusFile reads one "kB" field of a /proc file of "Name: value kB" lines, in bytes.
+func statusFile(path, field string) (int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
@@ -100,4 +105,32 @@ func (m *cpuMeter) stop() (server, self float64, wall time.Duration) {
 		}
 	}
 	return server, self, wall
+}
+
+// machine describes the host, for the report.
+type machine struct {
+	cpuModel string
+	memMiB   int64
+	kernel   string
+}
+
+// readMachine reads the CPU model, total memory and kernel release from /proc; what it cannot
+// read stays empty.
+func readMachine() machine {
+	var m machine
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpuModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if mem, err := statusFile("/proc/meminfo", "MemTotal:"); err == nil {
+		m.memMiB = mem >> 20
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = strings.TrimSpace(string(b))
+	}
+	return m
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,15 +33,26 @@ type row struct {
 func newReport(cfg config, t *target) *report {
 	r := &report{}
 	r.add("scenario", cfg.scenario, "", "")
+	if cfg.label != "" {
+		r.add("label", cfg.label, "", "")
+	}
+	r.add("args", commandLine(cfg.args), "", "the generator's flags but -label, -server-bin and -server-rev (reported apart)")
 	r.add("date", time.Now().UTC().Format(time.RFC3339), "", "")
 	r.add("go", runtime.Version(), "", "")
 	r.add("cpus", runtime.NumCPU(), "", "")
+	m := readMachine()
+	r.add("cpu_model", m.cpuModel, "", "")
+	r.add("mem_total_mib", m.memMiB, "MiB", "")
+	r.add("kernel", m.kernel, "", "")
 	if rev := gitRevision(); rev != "" {
-		r.add("revision", rev, "", "")
+		r.add("revision", rev, "", "the generator's (and the server's unless -server-bin)")
 	}
 	r.add("server", t.base, "", "")
 	if cfg.serverBin != "" {
-		r.add("server_bin", cfg.serverBin, "", "the server binary spawned (revision above is the working tree's)")
+		r.add("server_bin", cfg.serverBin, "", "the server binary spawned")
+	}
+	if cfg.serverRev != "" {
+		r.add("server_rev", cfg.serverRev, "", "the revision the server was built from")
 	}
 	r.add("database", t.dbKind, "", "")
 	r.add("spawned", t.server != nil, "", "")
@@ -122,11 +134,55 @@ func (r *report) print(w io.Writer) {
 	w.Write(b.Bytes())
 }
 
-// gitRevision names the commit of the working tree, with "-dirty" when it has changes.
+// gitRevision names the commit the generator was built from, with "-dirty" when the tree had
+// changes: the VCS stamp of a built binary, else (go run stamps none) the working tree's.
 func gitRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			rev = rev[:min(len(rev), 7)]
+			if modified == "true" {
+				rev += "-dirty"
+			}
+			return rev
+		}
+	}
 	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// commandLine joins the flags of a run for a shell, without the ones that name this run
+// rather than its load (-label, -server-bin, -server-rev: reported on their own).
+func commandLine(args []string) string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if strings.HasPrefix(args[i], "-") && (name == "label" || name == "server-bin" || name == "server-rev") {
+			if !hasValue {
+				i++ // the value is the next argument
+			}
+			continue
+		}
+		out = append(out, shellQuote(args[i]))
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,:/@%+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

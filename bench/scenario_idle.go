@@ -14,9 +14,7 @@ func runIdle(ctx context.Context, cfg config, t *target, rep *report) error {
 	runID := newRunID()
 	rep.add("n", cfg.n, "", "connections")
 	rep.add("transport", cfg.transport, "", "")
-	if cfg.transport == "sse" || cfg.transport == "mix" {
-		rep.add("sse_client", cfg.sseClient, "", "")
-	}
+	addClients(rep, cfg)
 	rep.add("rooms", cfg.rooms, "", "")
 	if t.pid <= 0 {
 		rep.add("note", "no -pid: server RSS is not measured", "", "")

@@ -14,9 +14,7 @@ func runResume(ctx context.Context, cfg config, t *target, rep *report) error {
 	room := "bench-resume-" + runID
 	rep.add("n", cfg.n, "", "clients")
 	rep.add("transport", cfg.transport, "", "")
-	if cfg.transport == "sse" || cfg.transport == "mix" {
-		rep.add("sse_client", cfg.sseClient, "", "")
-	}
+	addClients(rep, cfg)
 	rep.add("missed", cfg.missed, "", "messages posted while every client is away")
 	rep.add("spread_s", cfg.spread.Seconds(), "s", "clients reconnect spread over this long")
 	f, err := newFleet(ctx, cfg, t, runID, cfg.n, func(int) string { return room })

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,35 +18,44 @@ import (
 	"time"
 )
 
-// spawned is a server the generator built and started: on 127.0.0.1, with a fresh database
-// and its own JWT secret. It dies with the generator (PR_SET_PDEATHSIG).
+// spawned is what -spawn started: one server, or for -scenario cluster -nodes servers sharing
+// one database, all on 127.0.0.1 with one fresh database and one JWT secret of their own.
+// They die with the generator (PR_SET_PDEATHSIG).
 type spawned struct {
-	cmd     *exec.Cmd
 	dir     string
-	addr    string
 	secret  string
 	dbKind  string
-	logPath string
 	pg      *pgSchema // nil on SQLite
+	procs   []*serverProc
 	crashed bool
-	keepLog bool // keep the log (and the SQLite file) after stopping
+	keepLog bool // keep the logs (and the SQLite file) after stopping
 
-	done     chan struct{}
-	waitErr  error
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// spawn builds the server from the module root (unless -server-bin names one) and starts it.
+// serverProc is one server process of a spawned set.
+type serverProc struct {
+	cmd     *exec.Cmd
+	addr    string
+	nodeID  string // empty for a lone server
+	logPath string
+	done    chan struct{}
+	waitErr error
+}
+
+// spawn builds the server from the module root (unless -server-bin names one) and starts
+// cfg.nodes processes of it; more than one share the PostgreSQL schema and form a cluster.
 func spawn(ctx context.Context, cfg config) (*spawned, error) {
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &spawned{dir: dir, logPath: filepath.Join(dir, "server.log"), done: make(chan struct{}), keepLog: cfg.keepLog}
+	s := &spawned{dir: dir, keepLog: cfg.keepLog}
 	ok := false
 	defer func() {
 		if !ok {
+			s.kill()
 			s.cleanup()
 		}
 	}()
@@ -56,16 +66,13 @@ func spawn(ctx context.Context, cfg config) (*spawned, error) {
 			return nil, err
 		}
 	}
-	if s.addr, err = freeLoopbackAddr(); err != nil {
-		return nil, err
-	}
 	var raw [32]byte
 	rand.Read(raw[:])
 	s.secret = hex.EncodeToString(raw[:])
 
 	// A load generator is one client posting for many: lift the per-user rate and connection
 	// limits, which would otherwise be what the run measures. -server-args can set them back.
-	args := []string{"--addr", s.addr, "--log-level", cfg.logLevel, "--rate-limits", "off",
+	args := []string{"--log-level", cfg.logLevel, "--rate-limits", "off",
 		"--max-conns-per-user", "100000", "--max-conns", "100000"}
 	if cfg.heartbeat > 0 {
 		args = append(args, "--heartbeat", cfg.heartbeat.String())
@@ -85,24 +92,75 @@ func spawn(ctx context.Context, cfg config) (*spawned, error) {
 	}
 	args = append(args, strings.Fields(cfg.serverArgs)...)
 
-	logFile, err := os.Create(s.logPath)
-	if err != nil {
-		return nil, err
+	for i := range max(cfg.nodes, 1) {
+		p := &serverProc{logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
+		pargs := args
+		if cfg.nodes > 1 {
+			p.nodeID = "bench-" + string(rune('a'+i))
+			p.logPath = filepath.Join(dir, p.nodeID+".log")
+			pargs = append([]string{"--node-id", p.nodeID}, args...)
+		}
+		if p.addr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		if err := p.start(bin, append([]string{"--addr", p.addr}, pargs...), s.secret); err != nil {
+			return nil, err
+		}
+		s.procs = append(s.procs, p)
+		if i == 0 && cfg.nodes > 1 {
+			// Nodes migrating a fresh schema at once would race on CREATE TABLE: the others
+			// start once the first is ready, its migrations done.
+			if err := p.waitReady(ctx, 60*time.Second); err != nil {
+				return nil, err
+			}
+		}
 	}
-	defer logFile.Close()
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(serverEnv(), "SWITCHBOARD_JWT_SECRET="+s.secret)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the server: %w", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
 	ok = true
 	return s, nil
+}
+
+// waitReady waits until the process answers GET /readyz with 200.
+func (p *serverProc) waitReady(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/readyz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if p.exited() {
+			log, _ := os.ReadFile(p.logPath)
+			return fmt.Errorf("the server %s exited while starting; its log:\n%s", p.nodeID, log)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the server %s at %s was not ready within %v", p.nodeID, p.addr, within)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (p *serverProc) start(bin string, args []string, secret string) error {
+	logFile, err := os.Create(p.logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(serverEnv(), "SWITCHBOARD_JWT_SECRET="+secret)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("starting the server: %w", err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	return nil
 }
 
 // buildServer runs `go build` at the module root and returns the binary's path.
@@ -161,43 +219,72 @@ func freeLoopbackAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func (s *spawned) pid() int { return s.cmd.Process.Pid }
+func (p *serverProc) pid() int { return p.cmd.Process.Pid }
 
-func (s *spawned) exited() bool {
+func (p *serverProc) exited() bool {
 	select {
-	case <-s.done:
+	case <-p.done:
 		return true
 	default:
 		return false
 	}
 }
 
-// stop ends the server with SIGTERM (its graceful shutdown), SIGKILL after 30 s, then removes
-// its database and files. A server that had already exited is reported as crashed, and its
-// log is kept.
+// stop ends the process with SIGTERM (its graceful shutdown), SIGKILL after 30 s. It reports
+// whether the process had exited before.
+func (p *serverProc) stop() (crashed bool, err error) {
+	if p.exited() {
+		return true, nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		err = fmt.Errorf("the server %s did not stop within 30 s of SIGTERM; killed", p.addr)
+	}
+	return false, err
+}
+
+// exited reports whether any of the processes has exited.
+func (s *spawned) exited() bool {
+	for _, p := range s.procs {
+		if p.exited() {
+			return true
+		}
+	}
+	return false
+}
+
+// stop ends every process (all at once: a cluster's nodes shut down together), then removes
+// the database and files. A process that had already exited is reported as crashed, and the
+// logs are kept.
 func (s *spawned) stop() error {
 	s.stopOnce.Do(func() {
-		if s.exited() {
-			s.crashed = true
-		} else {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(30 * time.Second):
-				_ = s.cmd.Process.Kill()
-				<-s.done
-				s.stopErr = errors.New("the server did not stop within 30 s of SIGTERM; killed")
-			}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, p := range s.procs {
+			wg.Go(func() {
+				crashed, err := p.stop()
+				mu.Lock()
+				defer mu.Unlock()
+				s.crashed = s.crashed || crashed
+				s.stopErr = errors.Join(s.stopErr, err)
+			})
 		}
+		wg.Wait()
 		s.cleanup()
 	})
 	return s.stopErr
 }
 
-// kill ends the server at once (the watchdog's last resort).
+// kill ends every process at once (the watchdog's last resort) and drops the schema.
 func (s *spawned) kill() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
+	for _, p := range s.procs {
+		if p.cmd != nil && p.cmd.Process != nil {
+			_ = p.cmd.Process.Kill()
+		}
 	}
 	if s.pg != nil {
 		s.pg.drop()
@@ -209,16 +296,32 @@ func (s *spawned) cleanup() {
 		s.pg.drop()
 	}
 	if s.crashed || s.keepLog {
-		return // keep the log to read
+		return // keep the logs to read
 	}
 	os.RemoveAll(s.dir)
 }
 
-// logTail returns the last lines of the server's log.
-func (s *spawned) logTail() string {
-	b, _ := os.ReadFile(s.logPath)
-	if len(b) > 4096 {
-		b = b[len(b)-4096:]
+// logPaths names the processes' logs.
+func (s *spawned) logPaths() string {
+	var paths []string
+	for _, p := range s.procs {
+		paths = append(paths, p.logPath)
 	}
-	return string(b)
+	return strings.Join(paths, " ")
+}
+
+// logTail returns the last lines of each process's log.
+func (s *spawned) logTail() string {
+	var b strings.Builder
+	for _, p := range s.procs {
+		log, _ := os.ReadFile(p.logPath)
+		if len(log) > 4096 {
+			log = log[len(log)-4096:]
+		}
+		if len(s.procs) > 1 {
+			fmt.Fprintf(&b, "--- %s (%s)\n", p.nodeID, p.addr)
+		}
+		b.Write(log)
+	}
+	return b.String()
 }

@@ -16,6 +16,12 @@ type load struct {
 	events  atomic.Int64 // every event received, for telling when the flow has gone quiet
 	marked  atomic.Int64 // marked messages received, first delivery only
 	lastAt  atomic.Int64 // unix ns of the last marked delivery
+
+	// nodeOf, when set (cluster), names the node message idx was posted to: its deliveries
+	// to subscribers on that node go to local, the others (they crossed the database) to
+	// remote.
+	nodeOf        func(idx int64) int
+	local, remote *hist
 }
 
 func newLoad() *load { return &load{latency: new(hist)} }
@@ -29,6 +35,8 @@ type sub struct {
 	rooms     string // comma-separated room keys
 	transport string
 	l         *load
+	node      int           // index of the node it reads from in a cluster (sub.at), else 0
+	at        *target       // the node it reads from; nil: the run's target
 	rcvbuf    int           // SO_RCVBUF of a raw SSE socket, 0 for the default
 	pause     chan struct{} // when set, reading stops after "connected" until it is closed
 
@@ -103,7 +111,15 @@ func (s *sub) onEvent(typ, id, data []byte) {
 			s.dup.Add(1)
 			return
 		}
-		s.l.latency.record(now.Sub(time.Unix(0, sent)))
+		d := now.Sub(time.Unix(0, sent))
+		s.l.latency.record(d)
+		if s.l.nodeOf != nil {
+			if s.l.nodeOf(idx) == s.node {
+				s.l.local.record(d)
+			} else {
+				s.l.remote.record(d)
+			}
+		}
 		s.l.marked.Add(1)
 		s.l.lastAt.Store(now.UnixNano())
 		if got := s.got.Add(1); got >= s.want.Load() && s.want.Load() > 0 {
@@ -124,7 +140,11 @@ func (s *sub) onEvent(typ, id, data []byte) {
 
 // stream opens one stream on the subscriber's transport, resuming from its cursor when it has
 // one, and reads it until the server ends it (nil) or ctx ends. Call beginSession first.
+// A subscriber bound to a node of a cluster (sub.at) reads from that node instead of t.
 func (s *sub) stream(ctx context.Context, t *target, cfg config) error {
+	if s.at != nil {
+		t = s.at
+	}
 	var err error
 	switch s.transport {
 	case "sse":
@@ -134,7 +154,11 @@ func (s *sub) stream(ctx context.Context, t *target, cfg config) error {
 			err = streamSSERaw(ctx, t, s)
 		}
 	case "ws":
-		err = streamWS(ctx, t, s)
+		if cfg.wsClient == "coder" {
+			err = streamWS(ctx, t, s)
+		} else {
+			err = streamWSRaw(ctx, t, s)
+		}
 	case "poll":
 		err = streamPoll(ctx, t, s)
 	default:

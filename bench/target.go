@@ -18,7 +18,9 @@ type target struct {
 	pid      int
 	dbKind   string
 	tokens   *tokenSource
-	server   *spawned // nil for an existing server
+	server   *spawned  // nil for an existing server
+	nodeID   string    // the node's --node-id in a spawned cluster
+	nodes    []*target // every node of a spawned cluster, this one first; nil otherwise
 
 	rest   *http.Client // REST calls: a pool bounded by -concurrency
 	stream *http.Client // r3labs SSE and WebSocket handshakes: one connection per stream
@@ -34,8 +36,9 @@ func openTarget(ctx context.Context, cfg config) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.server, t.pid, secret, t.dbKind = s, s.pid(), s.secret, s.dbKind
-		t.base = "http://" + s.addr
+		t.server, t.pid, secret, t.dbKind = s, s.procs[0].pid(), s.secret, s.dbKind
+		t.base = "http://" + s.procs[0].addr
+		t.nodeID = s.procs[0].nodeID
 	} else {
 		u, err := checkLoopback(cfg.url)
 		if err != nil {
@@ -64,9 +67,20 @@ func openTarget(ctx context.Context, cfg config) (*target, error) {
 		MaxIdleConns: cfg.n + 16, MaxIdleConnsPerHost: cfg.n + 16, DisableCompression: true,
 		IdleConnTimeout: time.Minute, ReadBufferSize: 4096, WriteBufferSize: 1024}}
 	t.tokens = newTokenSource(t, []byte(secret), cfg.timeout+10*time.Minute)
-	if err := t.waitReady(ctx, 30*time.Second); err != nil {
-		t.kill()
-		return nil, err
+	if t.server != nil && len(t.server.procs) > 1 {
+		// Every node shares the clients and tokens; only the address and process differ.
+		for _, p := range t.server.procs {
+			n := *t
+			n.base, n.hostport, n.pid, n.nodeID, n.nodes = "http://"+p.addr, p.addr, p.pid(), p.nodeID, nil
+			t.nodes = append(t.nodes, &n)
+		}
+		t.nodes[0] = t
+	}
+	for _, n := range t.cluster() {
+		if err := n.waitReady(ctx, 30*time.Second); err != nil {
+			t.kill()
+			return nil, err
+		}
 	}
 	if !cfg.spawn {
 		t.dbKind = "as configured"
@@ -140,7 +154,7 @@ func (t *target) finish(rep *report) {
 			rep.add("server_crashed", true, "", "the server exited during the run; see server_log")
 		}
 		if t.server.crashed || t.server.keepLog {
-			rep.add("server_log", t.server.logPath, "", "kept: -keep-log, or the run failed")
+			rep.add("server_log", t.server.logPaths(), "", "kept: -keep-log, or the run failed")
 		}
 	}
 }

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# benchmarks.sh runs every benchmark row of issue 7 (and a few more) with the load generator,
+# collects each run's JSON line, and renders BENCHMARKS.md at the module root from them.
+#
+#   bash bench/benchmarks.sh [results.jsonl]     # about 30 minutes; default bench/results.jsonl
+#   QUICK=1 bash bench/benchmarks.sh /tmp/q.jsonl  # smoke test: every row shrunk, ~4 minutes
+#
+# Environment:
+#   QUICK=1          shrink every run (connections, duration, time limit)
+#   ONLY="a b"       run only the rows with these labels, appending to the results (a rerun
+#                    replaces a row of the same label when rendering); default: all, fresh file
+#   SERVER_BIN=path  spawn this server binary instead of building the working tree
+#                    (SERVER_REV names its revision)
+#   PG_URL=…         PostgreSQL base URL (default postgres://postgres@127.0.0.1:5432/test)
+#   MD=path          where to write the Markdown (default BENCHMARKS.md at the module root)
+#   PAUSE=seconds    rest between runs (default 5)
+#
+# Every run has a hard -timeout (and the generator's own watchdog 45 s later); the script
+# also kills a run 90 s after its -timeout. A failed run still has its JSON line recorded
+# (with "error"), and the script goes on; it exits 1 at the end if any run failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+results=${1:-bench/results.jsonl}
+[[ $results == /* ]] || results=$root/$results
+log=${results%.jsonl}.log
+md=${MD:-$root/BENCHMARKS.md}
+pg=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+pause=${PAUSE:-5}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-benchmarks.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# The server's revision: HEAD, "-dirty" when anything the server is built from differs from
+# it (bench/ and BENCHMARKS.md are not part of the server binary).
+if [[ -n ${SERVER_BIN:-} ]]; then
+	bin=$SERVER_BIN
+	rev=${SERVER_REV:-unknown}
+else
+	rev=$(git rev-parse --short HEAD)
+	if ! git diff --quiet HEAD -- . ':(exclude)bench' ':(exclude)BENCHMARKS.md' ||
+		[[ -n $(git ls-files --others --exclude-standard -- . ':(exclude)bench' ':(exclude)BENCHMARKS.md') ]]; then
+		rev+=-dirty
+	fi
+	echo "building the server ($rev)…" >&2
+	bin=$tmp/switchboard
+	go build -o "$bin" .
+fi
+go build -o "$tmp/bench" ./bench
+
+if [[ ${QUICK:-0} == 1 ]]; then
+	n_idle=500 n_fan=300 n_stall=50 n_resume=300 n_rooms=300 n_cluster=200
+	d20=3s d10=3s d_stall=12s # long enough for the server to drop the stalled readers
+	t_idle=60 t_long=90 t_mid=90 t_short=60
+else
+	n_idle=10000 n_fan=5000 n_stall=100 n_resume=5000 n_rooms=2000 n_cluster=1000
+	d20=20s d10=10s d_stall=20s
+	t_idle=300 t_long=360 t_mid=180 t_short=120
+fi
+
+if [[ -z ${ONLY:-} ]]; then
+	: >"$results"
+fi
+: >>"$log"
+failed=()
+
+# row LABEL TIMEOUT_SECONDS FLAG… runs one scenario and appends its JSON line.
+row() {
+	local label=$1 secs=$2
+	shift 2
+	if [[ -n ${ONLY:-} && " $ONLY " != *" $label "* ]]; then
+		return 0
+	fi
+	local -a cmd=("$tmp/bench" -spawn -server-bin "$bin" -server-rev "$rev" -label "$label" -timeout "${secs}s" "$@")
+	echo "== $(date -u +%H:%M:%S) $label: go run ./bench -spawn $* -timeout ${secs}s" | tee -a "$log" >&2
+	local rc=0 start=$SECONDS
+	timeout --kill-after=10s "$((secs + 90))s" "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	cat "$tmp/out" "$tmp/err" >>"$log"
+	local last
+	last=$(tail -n 1 "$tmp/out")
+	if [[ $last == "{"* ]]; then
+		printf '%s\n' "$last" >>"$results"
+	else
+		echo "   no JSON line from $label" >&2
+	fi
+	if ((rc != 0)); then
+		failed+=("$label")
+		echo "   $label FAILED (exit $rc): $(tail -n 3 "$tmp/err" | tr '\n' ' ')" >&2
+	fi
+	echo "   $label: $((SECONDS - start)) s" >&2
+	sleep "$pause"
+}
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (figures are noisy above $(nproc))" >&2
+
+row idle-sse "$t_idle" -scenario idle -n "$n_idle"
+row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
+row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
+row fanout-mix-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport mix
+row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
+row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
+row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384 -payload publish -duration "$d_stall"
+row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -size 16384 -payload publish -duration "$d_stall"
+row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
+row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10" -rate 1000
+row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
+row resume "$t_long" -scenario resume -n "$n_resume" -missed 50 -spread 1s
+row rooms "$t_mid" -scenario rooms -n "$n_rooms" -rooms 50 -posters 0.1 -rate 200 -duration "$d20"
+row cluster-2 "$t_long" -database-url "$pg" -scenario cluster -nodes 2 -n "$n_cluster" -rate 20 -duration "$d20"
+
+"$tmp/bench" -render "$results" >"$tmp/md"
+mv "$tmp/md" "$md"
+echo "wrote $md from $results (full output in $log)" >&2
+if ((${#failed[@]} > 0)); then
+	echo "failed: ${failed[*]}" >&2
+	exit 1
+fi
