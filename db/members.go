@@ -63,9 +63,19 @@ func (d *DB) AddMember(ctx context.Context, roomID, userID, role string,
 		if err := ensureUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		err := forUpdate(tx.NewSelect().Model(&m).Where("room_id = ? AND user_id = ?", roomID, userID), d.kind).Scan(ctx)
-		switch mapped := mapErr(err); {
-		case err == nil:
+		// Insert first: concurrent first posts by one user must not both try to create the
+		// membership (a SELECT … FOR UPDATE locks nothing while the row does not exist).
+		m = Member{RoomID: roomID, UserID: userID, Role: role, JoinedAt: now()}
+		res, err := tx.NewInsert().Model(&m).On("CONFLICT (room_id, user_id) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			created = true
+		} else {
+			if err := forUpdate(tx.NewSelect().Model(&m).Where("room_id = ? AND user_id = ?", roomID, userID), d.kind).Scan(ctx); err != nil {
+				return mapErr(err)
+			}
 			if m.Role == role {
 				return nil // nothing changes; nothing to tell
 			}
@@ -73,14 +83,6 @@ func (d *DB) AddMember(ctx context.Context, roomID, userID, role string,
 			if _, err := tx.NewUpdate().Model(&m).Column("role").WherePK().Exec(ctx); err != nil {
 				return mapErr(err)
 			}
-		case isNotFound(mapped):
-			created = true
-			m = Member{RoomID: roomID, UserID: userID, Role: role, JoinedAt: now()}
-			if _, err := tx.NewInsert().Model(&m).Exec(ctx); err != nil {
-				return mapErr(err)
-			}
-		default:
-			return mapped
 		}
 		evs, err = d.appendEvents(ctx, tx, events(created))
 		return err
