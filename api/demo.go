@@ -39,7 +39,7 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 		return err
 	}
 	c.SetCookie(&http.Cookie{Name: TokenCookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
-		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
+		Secure: s.overTLS(c), SameSite: http.SameSiteLaxMode})
 	return c.JSON(http.StatusOK, map[string]any{
 		"token": token, "expires_at": wireTime(exp),
 		"user": map[string]any{"id": id, "name": name, "roles": claims.Roles, "permissions": claims.Permissions},
@@ -50,7 +50,7 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 // reach (it is HttpOnly). Tokens themselves stay valid until they expire.
 func (s *Server) handleLogout(c echo.Context) error {
 	c.SetCookie(&http.Cookie{Name: TokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
+		Secure: s.overTLS(c), SameSite: http.SameSiteLaxMode})
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -69,4 +69,13 @@ func demoUserID(name string) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "-")
+}
+
+// overTLS reports whether the client reached us over TLS: directly, or, with TrustProxy, through
+// a proxy that terminated TLS and says so in X-Forwarded-Proto.
+func (s *Server) overTLS(c echo.Context) bool {
+	if c.IsTLS() {
+		return true
+	}
+	return s.cfg.TrustProxy && strings.EqualFold(c.Request().Header.Get(echo.HeaderXForwardedProto), "https")
 }
