@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,18 +85,32 @@ func TestPresenceAndTypingAcrossTabs(t *testing.T) {
 			return err == nil && p["bob"].Status == "away" && p["bob"].CurrentPage == "/inbox"
 		})
 
-		// Bob drops and comes back within the grace period: nobody hears of it. Alice's own leaving
-		// (one tab, then the other) is then the next presence event Bob sees.
+		// Bob drops and comes back within the grace period: nobody hears of it.
 		bobTab.cancel()
 		bobTab = e.dialSSE(bob, "rooms=lobby")
+
+		// Alice closes one of her two tabs: she is still in the room. Carol, who comes and goes
+		// once that close is through, keeps time: her user_left is due a grace period after she
+		// left, later than Alice's would be; a message Bob posts after it is the sentinel.
 		tab1.cancel()
+		waitUntil(t, "alice's first tab gone", func() bool { return len(e.hub.UserConns("alice")) == 1 })
+		e.dialSSE(e.token("carol", "Carol"), "rooms=lobby").cancel()
+		if ev := nextOf(t, bobTab, "user_left"); !jsonHas(t, ev.Data, "user_id", "carol") {
+			t.Fatalf("with one of alice's tabs still open bob got user_left %s", ev.Data)
+		}
+		e.post(bob, "lobby", "sentinel")
+		if ev := nextOf(t, bobTab, "user_left", "chat_message"); ev.Type != "chat_message" {
+			t.Fatalf("with one of alice's tabs still open bob got user_left %s", ev.Data)
+		}
+
+		// Alice's last tab closes: now she leaves, and that is the next presence event Bob sees.
 		tab2.ws.CloseNow()
-		ev := nextOf(t, bobTab, presence...)
+		ev := nextOf(t, bobTab, "user_joined", "user_left")
 		if user, _, _ := presenceOf(t, ev); ev.Type != "user_left" || user != "alice" {
 			t.Fatalf("after alice's last tab closed bob got %s %s", ev.Type, ev.Data)
 		}
-		if _, n, _ := presenceOf(t, nextOf(t, bobTab, presence...)); n != 1 {
-			t.Fatalf("online count %d, want 1", n)
+		if ev := nextOf(t, bobTab, presence...); ev.Type != "room_info" || !strings.Contains(string(ev.Data), `"online_count":1`) {
+			t.Fatalf("after alice left bob got %s %s", ev.Type, ev.Data)
 		}
 	})
 }
