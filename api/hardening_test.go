@@ -398,3 +398,23 @@ func TestConnectionsPerUserAreCapped(t *testing.T) {
 	}
 	e.dialSSE(e.token("bob", "Bob"), "") // others are not affected
 }
+
+// Joins, leaves and closing connections share a per-user limit, checked before any lookup
+// that would ask the other nodes of a cluster.
+func TestJoinsAndClosesAreRateLimited(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind, withAPI(func(a *api.Config) {
+			a.Limits = unlimited()
+			a.Limits.Joins = api.ActionLimit{User: api.Limit{Rate: 0.01, Burst: 3}, Conn: api.Limit{Rate: 0.01, Burst: 3}}
+		}))
+		alice := e.token("alice", "Alice")
+		stream := e.dialSSE(alice, "")
+		e.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/join", alice, map[string]string{"connection_id": stream.conn.ConnectionID})
+		e.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/leave", alice, map[string]string{"connection_id": stream.conn.ConnectionID})
+		e.mustDo(http.StatusNotFound, "DELETE", "/api/connections/c_AAAAAAAAAAAAAAAAAAAAAAAA", alice, nil)
+		if status, body := e.do("DELETE", "/api/connections/"+stream.conn.ConnectionID, alice, nil); status != http.StatusTooManyRequests {
+			t.Fatalf("a fourth join, leave or close: %d %s", status, body)
+		}
+		e.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/join", e.token("bob", "Bob"), map[string]string{"connection_id": e.dialSSE(e.token("bob", "Bob"), "").conn.ConnectionID})
+	})
+}

@@ -27,7 +27,7 @@ type ActionLimit struct {
 type LimitsConfig struct {
 	Messages ActionLimit // chat messages, edits and publishes (default 10/s burst 20 per user; 5/s burst 10 per connection)
 	Typing   ActionLimit // typing indicators (default 5/s burst 10; 3/s burst 6)
-	Joins    ActionLimit // joins and leaves (default 20/s burst 50; 10/s burst 30)
+	Joins    ActionLimit // joins, leaves and closing a connection (default 20/s burst 50; 10/s burst 30)
 	Presence ActionLimit // presence updates (default 2/s burst 5; 1/s burst 3)
 
 	MaxConnsPerUser int // live connections one user may hold (default 20)

@@ -153,6 +153,10 @@ func (s *Server) handleMembership(c echo.Context, op string) error {
 func (s *Server) handleCloseConnection(c echo.Context) error {
 	p := principal(c)
 	id := c.Param("id")
+	// Counted with joins and leaves: looking up a connection held elsewhere asks every node.
+	if err := s.limit(actJoin, p.ID, ""); err != nil {
+		return err
+	}
 	conn, err := s.ownConn(p, id)
 	switch {
 	case err == nil:
@@ -193,6 +197,10 @@ func (s *Server) handleTyping(c echo.Context) error {
 		return invalid("typing", "typing is required: true or false")
 	}
 	p := principal(c)
+	// Limit first: looking up a connection held elsewhere asks every node.
+	if err := s.limit(actTyping, p.ID, body.ConnectionID); err != nil {
+		return err
+	}
 	if body.ConnectionID != "" {
 		if _, err := s.ownConn(p, body.ConnectionID); isNotFound(err) && s.cfg.Cluster != nil {
 			err = s.remoteConn(c.Request().Context(), "locate", p, body.ConnectionID, "")
@@ -202,9 +210,6 @@ func (s *Server) handleTyping(c echo.Context) error {
 		} else if err != nil {
 			return err
 		}
-	}
-	if err := s.limit(actTyping, p.ID, body.ConnectionID); err != nil {
-		return err
 	}
 	if err := s.typing(c.Request().Context(), p, c.Param("room"), *body.Typing); err != nil {
 		return err
