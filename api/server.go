@@ -172,6 +172,7 @@ func (s *Server) routes() {
 	authed.POST("/rooms/:room/members", s.handleAddMember)
 	authed.DELETE("/rooms/:room/members/:user", s.handleRemoveMember)
 	authed.GET("/rooms/:room/presence", s.handleRoomPresence)
+	authed.GET("/me", s.handleMe)
 	authed.GET("/notifications", s.handleListNotifications)
 	authed.GET("/notifications/unread-count", s.handleUnreadCount)
 	authed.PATCH("/notifications/mark-all-read", s.handleMarkAllNotificationsRead)
