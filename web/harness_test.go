@@ -38,6 +38,13 @@ type server struct {
 	addr  string // host:port, kept across restarts
 	dbCfg db.Config
 	cfg   api.Config
+	hcfg  func(*realtime.Config) // adjusts the hub's config, if set
+	// onRequest, if set, sees each request before it is served (and may hold it); set it
+	// while the server is stopped.
+	onRequest func(*http.Request)
+
+	mu   sync.Mutex
+	hits map[string]int // requests by path since the server last started
 
 	store *db.DB
 	hub   *realtime.Hub
@@ -49,12 +56,19 @@ type server struct {
 // startServer starts a server on a fresh SQLite database; adjust changes its API config.
 func startServer(t *testing.T, adjust func(*api.Config)) *server {
 	t.Helper()
+	s := newServer(t, adjust)
+	s.start()
+	return s
+}
+
+// newServer is startServer without the start, for tests that set more before it.
+func newServer(t *testing.T, adjust func(*api.Config)) *server {
+	t.Helper()
 	cfg := api.Config{Auth: api.AuthConfig{Secret: testSecret, Demo: true}, PollTimeout: 10 * time.Second, Web: web.FS()}
 	if adjust != nil {
 		adjust(&cfg)
 	}
 	s := &server{t: t, addr: "127.0.0.1:0", dbCfg: dbtest.Config(t, db.SQLite), cfg: cfg}
-	s.start()
 	t.Cleanup(s.stop)
 	return s
 }
@@ -73,6 +87,9 @@ func (s *server) start() {
 		t.Fatal(err)
 	}
 	hcfg := realtime.Config{Store: store, Epoch: store.Epoch()}
+	if s.hcfg != nil {
+		s.hcfg(&hcfg)
+	}
 	cfg := s.cfg
 	cfg.Metrics = api.Wire(store, &hcfg)
 	hub, err := realtime.New(hcfg)
@@ -89,7 +106,19 @@ func (s *server) start() {
 	}
 	s.addr = ln.Addr().String()
 	s.store, s.hub, s.api, s.done = store, hub, a, make(chan struct{})
-	s.http = &http.Server{Handler: a.Handler(), ErrorLog: log.New(io.Discard, "", 0)}
+	s.mu.Lock()
+	s.hits = map[string]int{}
+	s.mu.Unlock()
+	h, onRequest := a.Handler(), s.onRequest
+	s.http = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits[r.URL.Path]++
+		s.mu.Unlock()
+		if onRequest != nil {
+			onRequest(r)
+		}
+		h.ServeHTTP(w, r)
+	}), ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(s.done)
 		s.http.Serve(ln)
@@ -111,12 +140,20 @@ func (s *server) stop() {
 	s.http = nil
 }
 
-// token returns a token for a user (id: the name in lower case) that expires after ttl.
+// requests returns how many requests for path the server has had since it last started.
+func (s *server) requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+// token returns a token for a user (id: the name in lower case) that expires after ttl,
+// signed with the server's current secret.
 func (s *server) token(name string, ttl time.Duration) string {
 	s.t.Helper()
 	c := api.Claims{Name: name}
 	c.Subject = strings.ToLower(name)
-	tok, _, err := api.IssueToken(testSecret, c, ttl)
+	tok, _, err := api.IssueToken(s.cfg.Auth.Secret, c, ttl)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -129,7 +166,7 @@ func (s *server) adminToken(name string) string {
 	c := api.Claims{Name: name, Roles: []string{"admin"},
 		Permissions: []string{api.PermAdminConnections, api.PermSendNotifications, api.PermSendAnnouncements}}
 	c.Subject = strings.ToLower(name)
-	tok, _, err := api.IssueToken(testSecret, c, time.Hour)
+	tok, _, err := api.IssueToken(s.cfg.Auth.Secret, c, time.Hour)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -71,9 +71,7 @@ export class Client {
     this._gen = 0 // bumped on every attempt; late callbacks of older attempts are ignored
     this._fails = 0
     this._pollId = '' // the long-poll connection id survives its resumes
-    const last = recall()
-    this._order = last && transports.includes(last) ? [last, ...transports.filter((t) => t !== last)] : transports
-    this._i = 0
+    this._first()
     this._wake = this._wake.bind(this)
     this._leave = this._leave.bind(this)
     this._hiddenAt = 0
@@ -107,6 +105,13 @@ export class Client {
     const ev = { state, transport: this.transport, ...extra }
     this._emit(state, ev)
     this._emit('state', ev)
+  }
+
+  // _first goes back to the first transport: the one that worked last, then the others in order.
+  _first () {
+    const last = recall()
+    this._order = last && this.transports.includes(last) ? [last, ...this.transports.filter((t) => t !== last)] : this.transports
+    this._i = 0
   }
 
   // _attempt tries the current transport. It succeeds when `connected` arrives in time.
@@ -252,8 +257,10 @@ export class Client {
   }
 
   // _fail handles the end of an attempt or of a live connection. A connection that worked is
-  // retried on the same transport; one that never got through falls back to the next
-  // transport when the server answers plain HTTP (so the transport is what is blocked).
+  // retried on the same transport. For one that never got through, a REST request with the
+  // token tells why, which a refused WebSocket or EventSource does not: 401, the token is
+  // refused, so ask for another; another answer, the transport is what is blocked, so fall
+  // back to the next one; none, the server is down, so retry.
   async _fail (gen, why) {
     if (gen !== this._gen || this.state === 'closed') return
     const wasUp = this._up
@@ -261,20 +268,28 @@ export class Client {
     this._teardown()
     gen = ++this._gen
     this._setState(this._everUp ? 'reconnecting' : 'connecting', { why })
-    if (!wasUp && await this._reachable() && gen === this._gen) {
-      if (++this._i < this._order.length) return this._attempt()
-      this._i = 0
+    if (!wasUp) {
+      const { status, error } = await this._probe()
+      if (gen !== this._gen) return
+      if (status === 401) return this._stop('auth', error)
+      if (status && status < 500) {
+        if (++this._i < this._order.length) return this._attempt()
+        this._i = 0
+      }
     }
-    if (gen !== this._gen) return
     const d = Math.min(this.backoff.max, this.backoff.base * 2 ** this._fails++)
     this._waiting = true
     this._timer = setTimeout(() => gen === this._gen && this._attempt(), d / 2 + Math.random() * d / 2)
   }
 
-  async _reachable () {
+  // _probe asks GET /api/me, which reads no database: its status, 0 if there is no answer.
+  async _probe () {
     try {
-      return (await fetch(this.url + '/healthz', { cache: 'no-store', signal: AbortSignal.timeout(this.connectTimeout) })).ok
-    } catch { return false }
+      const res = await fetch(this.url + '/api/me', {
+        headers: this._headers(), cache: 'no-store', signal: AbortSignal.timeout(this.connectTimeout)
+      })
+      return { status: res.status, error: (await res.json().catch(() => ({}))).error }
+    } catch { return { status: 0 } }
   }
 
   _teardown () {
@@ -303,7 +318,18 @@ export class Client {
     if (this.state === 'closed') return
     const stale = e.type === 'online' || e.persisted || (this._hiddenAt && Date.now() - this._hiddenAt > 10000)
     this._hiddenAt = 0
-    if (this._waiting || (this.state === 'open' && stale)) { this._fails = 0; this._attempt() }
+    if (this._waiting || (this.state === 'open' && stale)) {
+      this._fails = 0
+      this._attempt()
+    } else if (this.state === 'open' && this.transport === 'ws') this._check(this._gen)
+  }
+
+  // _check pings a WebSocket that may have died unnoticed, even in a short absence: without
+  // an answer within connectTimeout, it reconnects.
+  _check (gen) {
+    const at = Date.now()
+    try { this._socket.send('{"type":"ping"}') } catch {}
+    setTimeout(() => this._seen < at && this._fail(gen, 'no pong'), this.connectTimeout)
   }
 
   // _abandon ends the long-poll connection on the server, best effort: unlike a stream, which
@@ -332,10 +358,14 @@ export class Client {
     if (this.state === 'closed' && this._stoppedFor === 'auth') this.open()
   }
 
-  /** open starts the connection (see autoConnect), resumes a closed one, or restarts a live one, from the cursor. */
+  /**
+   * open starts the connection (see autoConnect), resumes a closed one, or restarts a live one,
+   * from the cursor, trying the transports from the first again.
+   */
   open () {
     this.state = 'idle'
     this._fails = 0
+    this._first()
     this._attempt()
   }
 
