@@ -108,6 +108,7 @@ row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
 row resume "$t_long" -scenario resume -n "$n_resume" -missed 50 -spread 1s
 row rooms "$t_mid" -scenario rooms -n "$n_rooms" -rooms 50 -posters 0.1 -rate 200 -duration "$d20"
 row cluster-2 "$t_long" -database-url "$pg" -scenario cluster -nodes 2 -n "$n_cluster" -rate 20 -duration "$d20"
+row cluster-2-ceiling "$t_mid" -database-url "$pg" -scenario cluster -nodes 2 -n 100 -rate 0 -concurrency 128 -duration "$d10"
 
 "$tmp/bench" -render "$results" >"$tmp/md"
 mv "$tmp/md" "$md"

@@ -609,7 +609,8 @@ func (p *page) cluster() {
 		"round-robin over the nodes, message i posted to node i mod nodes. *Local* deliveries went to\n" +
 		"subscribers of the node the message was posted to; *remote* ones crossed the database\n" +
 		"(`pg_notify` in the storing transaction, heard by the other nodes once committed). Server\n" +
-		"CPU is the sum over the nodes.\n\n")
+		"CPU is the sum over the nodes. A rate of 0 is a closed loop (each poster posts again once\n" +
+		"answered): its posts/s is the publish rate the cluster sustains.\n\n")
 	var rows [][]string
 	for _, r := range recs {
 		v := p.verdict(r)
@@ -624,11 +625,11 @@ func (p *page) cluster() {
 			ratioText(r, ""), count(r.num("duplicates")), latencies(r, "latency"),
 			fixed(r.num("local_latency_p50_ms"), 1) + " / " + fixed(r.num("local_latency_p99_ms"), 1),
 			fixed(r.num("remote_latency_p50_ms"), 1) + " / " + fixed(r.num("remote_latency_p99_ms"), 1),
-			count(r.num("deliveries_per_s")), strings.Join(perCPU, " + "), fixed(r.num("generator_cpu_cores"), 2),
+			count(r.num("posts_per_s")), count(r.num("deliveries_per_s")), strings.Join(perCPU, " + "), fixed(r.num("generator_cpu_cores"), 2),
 			strings.Join(perRSS, " / "), v.done()})
 	}
 	p.table([]string{"run", "nodes", "transport", "subs × rate × time", "ratio", "dups", "all p50 / p90 / p99 / max",
-		"local p50 / p99", "remote p50 / p99", "deliveries/s", "server CPU per node", "generator CPU",
+		"local p50 / p99", "remote p50 / p99", "posts/s", "deliveries/s", "server CPU per node", "generator CPU",
 		"RSS MiB per node", "verdict (ratio 1, 0 dups)"}, rows)
 }
 
