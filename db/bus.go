@@ -225,10 +225,10 @@ func (b *Bus) receive(ctx context.Context) {
 			go b.listener.Ping()
 		case n := <-b.listener.Notify:
 			if n == nil { // reconnected: anything in between may be lost
-				b.healthy.Store(true)
 				if b.handlers.Resync != nil {
 					b.handlers.Resync()
 				}
+				b.healthy.Store(true) // ready again once caught up, not before
 				continue
 			}
 			b.dispatch(ctx, []byte(n.Extra))
