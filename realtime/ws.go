@@ -40,7 +40,8 @@ func (o *WSOptions) setDefaults() {
 // error is returned.
 func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done func()) error {
 	o.setDefaults()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cork := &corkConn{}
+	ws, err := websocket.Accept(&corkingWriter{ResponseWriter: w, cork: cork}, r, &websocket.AcceptOptions{
 		OriginPatterns:  o.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled, // ~1.2 MB per connection otherwise
 	})
@@ -50,34 +51,53 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 	}
 	ws.SetReadLimit(o.ReadLimit)
 	c.OnAbort(func() { ws.Close(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
-	s := &wsSink{c: c, ws: ws, heartbeatWithin: c.hub.cfg.Heartbeat}
+	s := &wsSink{c: c, ws: ws, cork: cork, heartbeatWithin: c.hub.cfg.Heartbeat}
 	p := startPump(c, s, done)
 	go readClient(p.ctx, p.kick, ws, c, o.Handle)
 	return nil
 }
 
-// wsSink writes a connection's events as WebSocket text messages, one envelope each.
+// wsSink writes a connection's events as WebSocket text messages, one envelope each; a batch
+// goes out in one write.
 type wsSink struct {
 	c               *Conn
 	ws              *websocket.Conn
+	cork            *corkConn
 	heartbeatWithin time.Duration
 }
 
 func (s *wsSink) send(msgs []Message, closing bool) error {
-	buf := getBuf()
-	defer func() { putBuf(buf) }()
-	for _, m := range msgs {
-		buf = m.AppendJSON(buf[:0])
-		// No deadline: a stalled client is cut off by its overflowing queue or a failed ping.
-		if err := s.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
-			return err
-		}
+	if err := s.sendBatch(msgs); err != nil {
+		return err
 	}
 	if closing {
 		code, text := wsCloseStatus(s.c)
 		s.ws.Close(code, text)
 	}
 	return nil
+}
+
+// sendBatch writes msgs with one write. No deadline: a stalled client is cut off by its
+// overflowing queue or a failed ping.
+func (s *wsSink) sendBatch(msgs []Message) error {
+	if len(msgs) > 1 {
+		s.cork.hold()
+	}
+	buf := getBuf()
+	var err error
+	for _, m := range msgs {
+		buf = m.AppendJSON(buf[:0])
+		if err = s.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
+			break
+		}
+	}
+	putBuf(buf)
+	if len(msgs) > 1 {
+		if rerr := s.cork.release(); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // heartbeat pings the client; one that does not answer within a heartbeat is gone.
