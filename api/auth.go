@@ -86,9 +86,10 @@ func (p Principal) Can(permission string) bool { return slices.Contains(p.Permis
 
 // Authenticator verifies tokens with the algorithm pinned to each configured key.
 type Authenticator struct {
-	cfg    AuthConfig
-	keys   []Key
-	parser *jwt.Parser
+	cfg      AuthConfig
+	keys     []Key
+	parser   *jwt.Parser
+	verified verifiedTokens
 }
 
 // NewAuthenticator checks cfg and returns an Authenticator.
@@ -154,6 +155,18 @@ func (a *Authenticator) key(t *jwt.Token) (any, error) {
 // Verify checks a token and returns who it names. Its errors are *Error values with status 401
 // that say what is wrong without helping an attacker.
 func (a *Authenticator) Verify(token string) (Principal, error) {
+	now := time.Now()
+	if p, ok := a.verified.get(token, now); ok {
+		return p, nil
+	}
+	p, err := a.verify(token)
+	if err == nil {
+		a.verified.put(token, p, now)
+	}
+	return p, err
+}
+
+func (a *Authenticator) verify(token string) (Principal, error) {
 	var claims Claims
 	_, err := a.parser.ParseWithClaims(token, &claims, a.key)
 	switch {
