@@ -105,12 +105,19 @@ row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -s
 row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
 row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10" -rate 1000
 row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
+row publish-pg-256 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10"
+row publish-sqlite-256 "$t_short" -scenario publish -concurrency 256 -duration "$d10"
 row resume "$t_long" -scenario resume -n "$n_resume" -missed 50 -spread 1s
 row rooms "$t_mid" -scenario rooms -n "$n_rooms" -rooms 50 -posters 0.1 -rate 200 -duration "$d20"
 row cluster-2 "$t_long" -database-url "$pg" -scenario cluster -nodes 2 -n "$n_cluster" -rate 20 -duration "$d20"
 row cluster-2-ceiling "$t_mid" -database-url "$pg" -scenario cluster -nodes 2 -n 100 -rate 0 -concurrency 128 -duration "$d10"
 
 "$tmp/bench" -render "$results" >"$tmp/md"
+# The hand-written reading of the figures (profiles, limits of this machine) follows them.
+if [[ -f bench/analysis.md ]]; then
+	printf '\n' >>"$tmp/md"
+	cat bench/analysis.md >>"$tmp/md"
+fi
 mv "$tmp/md" "$md"
 echo "wrote $md from $results (full output in $log)" >&2
 if ((${#failed[@]} > 0)); then
