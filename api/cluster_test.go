@@ -240,6 +240,22 @@ func TestClusterActionsReachOtherNodes(t *testing.T) {
 	}
 }
 
+// A node's presence news that never arrived (the bus drops broadcasts it cannot queue) is
+// repaired by the node's periodic state: a user another node believes present is gone again.
+func TestClusterPresenceRepairsLostNews(t *testing.T) {
+	n := startCluster(t, 2, withHub(func(h *realtime.Config) { h.StateEvery = 200 * time.Millisecond }))
+	a := n[0]
+	alice := a.dialSSE(a.token("alice", "Alice"), "rooms=lobby")
+	// As if B had told A that ghost arrived, and its news of ghost leaving was lost.
+	a.hub.Remote("B", "hub.room", []byte(`{"room":"room:lobby","user":"ghost","info":{"user_id":"ghost"},"present":true}`))
+	for ev := nextOf(t, alice, "user_joined"); !jsonHas(t, ev.Data, "user_id", "ghost"); {
+		ev = nextOf(t, alice, "user_joined") // alice's own arrival comes first
+	}
+	if ev := nextOf(t, alice, "user_left"); !jsonHas(t, ev.Data, "user_id", "ghost") {
+		t.Fatalf("user_left %s", ev.Data)
+	}
+}
+
 // A long-poll connection that moves to another node retires its stale copy on the first node;
 // someone else presenting its id elsewhere retires nothing.
 func TestClusterLongPollMovesBetweenNodes(t *testing.T) {

@@ -79,7 +79,7 @@ func (h *Hub) Remote(from, kind string, data []byte) {
 		}
 		return
 	case kindHello:
-		h.broadcast(kindState, p.snapshot())
+		p.sendState()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -167,10 +167,16 @@ func (p *presence) remoteUser(node string, d userDelta) {
 	}
 }
 
-// snapshot is this node's presence state, for a node that asks.
-func (p *presence) snapshot() nodeState {
+// sendState broadcasts this node's whole presence state. It is sent under p.mu, as every
+// presence delta is, so the other nodes never see it after a change it does not contain.
+func (p *presence) sendState() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.hub.broadcast(kindState, p.snapshot())
+}
+
+// snapshot is this node's presence state. Called with p.mu held.
+func (p *presence) snapshot() nodeState {
 	s := nodeState{Rooms: make(map[string][]string), Users: make(map[string]PresenceInfo)}
 	for topic, users := range p.rooms {
 		for id := range users {
@@ -216,8 +222,9 @@ func (p *presence) forgetNode(node string) {
 	p.replaceNode(node, nodeState{})
 }
 
-// runCluster beats this node's heartbeat, greets the cluster, and forgets nodes that went
-// silent, until the hub is closed.
+// runCluster beats this node's heartbeat, greets the cluster, sends its whole presence state
+// now and then (a message the broker dropped under load leaves nothing wrong for longer), and
+// forgets nodes that went silent, until the hub is closed.
 func (h *Hub) runCluster() {
 	if h.cfg.Broker == nil {
 		return
@@ -225,10 +232,15 @@ func (h *Hub) runCluster() {
 	h.broadcast(kindHello, struct{}{})
 	t := time.NewTicker(h.cfg.HeartbeatEvery)
 	defer t.Stop()
+	state := time.NewTicker(h.cfg.StateEvery)
+	defer state.Stop()
 	for {
 		select {
 		case <-h.stopped:
 			return
+		case <-state.C:
+			h.presence.sendState()
+			continue
 		case <-t.C:
 		}
 		h.broadcast(kindHeartbeat, struct{}{})

@@ -35,6 +35,9 @@ type Config struct {
 	Broker         Broker
 	HeartbeatEvery time.Duration // how often this node tells the cluster it is alive (default 1 s)
 	NodeTimeout    time.Duration // a node silent this long is gone, with its connections (default 5 s)
+	// StateEvery is how often this node sends its whole presence state, so that the others
+	// repair what a lost message left wrong (default 30 s).
+	StateEvery time.Duration
 
 	// ObserveLatency, if set, is told how long each live event took from Publish to being
 	// written to a client. It is called on the writer's goroutine: it must be cheap.
@@ -79,6 +82,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HeartbeatEvery <= 0 {
 		c.HeartbeatEvery = time.Second
+	}
+	if c.StateEvery <= 0 {
+		c.StateEvery = 30 * time.Second
 	}
 	if c.NodeTimeout <= 0 {
 		c.NodeTimeout = 5 * time.Second
