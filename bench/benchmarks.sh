@@ -2,7 +2,7 @@
 # benchmarks.sh runs every benchmark row of issue 7 (and a few more) with the load generator,
 # collects each run's JSON line, and renders BENCHMARKS.md at the module root from them.
 #
-#   bash bench/benchmarks.sh [results.jsonl]     # about 30 minutes; default bench/results.jsonl
+#   bash bench/benchmarks.sh [results.jsonl]     # about 10 minutes; default bench/results.jsonl
 #   QUICK=1 bash bench/benchmarks.sh /tmp/q.jsonl  # smoke test: every row shrunk, ~4 minutes
 #
 # Environment:
@@ -103,7 +103,7 @@ row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10
 row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
-row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10" -rate 1000
+row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000
 row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
 row publish-pg-256 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10"
 row publish-sqlite-256 "$t_short" -scenario publish -concurrency 256 -duration "$d10"
