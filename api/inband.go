@@ -15,8 +15,12 @@ func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m
 	if act, ok := limitedActions[m.Type]; ok {
 		if err := s.limit(act, p.ID, conn.ID()); err != nil {
 			if s.limits.abusive(conn.ID()) {
+				// Closing drops what is still queued: the closing fault goes last, whatever else.
 				s.log.Warn("closing an abusive WebSocket", "conn", conn.ID(), "user", p.ID)
-				conn.Close(realtime.ReasonAbuse)
+				f := *asError(err).Fault()
+				f.Ref = m.Ref
+				conn.CloseWith(realtime.ReasonAbuse, realtime.FaultFrame(f))
+				return nil
 			}
 			return asFault(err)
 		}

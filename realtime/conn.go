@@ -108,6 +108,10 @@ func (c *Conn) Reason() CloseReason {
 // stream with the reason's signal.
 func (c *Conn) Close(reason CloseReason) { c.closeWith(reason, nil) }
 
+// CloseWith ends the connection for reason after delivering final, which frames queued before
+// it would not be: the last word the client hears (the fault that ended it).
+func (c *Conn) CloseWith(reason CloseReason, final *Frame) { c.closeWith(reason, final) }
+
 func (c *Conn) closeWith(reason CloseReason, final *Frame) {
 	if c.out.close(reason, final) && reason == ReasonSlow {
 		c.abortWrites()
