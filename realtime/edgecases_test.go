@@ -172,31 +172,8 @@ func TestAudienceLimitsDeliveryLiveAndOnReplay(t *testing.T) {
 	}
 }
 
-func connectAs(t *testing.T, h *Hub, u User, subs ...Subscription) *Conn {
-	t.Helper()
-	c, err := h.Connect(context.Background(), ConnectOptions{User: u, Transport: TransportSSE, Subscriptions: subs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Disconnect(c) })
-	return c
-}
-
 // announcements returns the "n" of each system announcement's data, in order.
 func announcements(t *testing.T, msgs []Message) []int {
 	t.Helper()
-	var out []int
-	for _, m := range msgs {
-		if m.Type != EventSystemAnnouncement {
-			continue
-		}
-		var env struct {
-			Data struct{ N int } `json:"data"`
-		}
-		if err := json.Unmarshal(m.Payload, &env); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, env.Data.N)
-	}
-	return out
+	return numbersOf(t, msgs, EventSystemAnnouncement)
 }

@@ -28,7 +28,13 @@ func newTestHub(t *testing.T, store *memStore, cfg Config) *Hub {
 
 func connect(t *testing.T, h *Hub, user string, subs ...Subscription) *Conn {
 	t.Helper()
-	c, err := h.Connect(context.Background(), ConnectOptions{User: User{ID: user}, Transport: TransportSSE, Subscriptions: subs})
+	return connectAs(t, h, User{ID: user}, subs...)
+}
+
+// connectAs connects u over SSE with subs; the connection goes when the test ends.
+func connectAs(t *testing.T, h *Hub, u User, subs ...Subscription) *Conn {
+	t.Helper()
+	c, err := h.Connect(context.Background(), ConnectOptions{User: u, Transport: TransportSSE, Subscriptions: subs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +89,15 @@ func types(msgs []Message) []string {
 // seqs returns the "n" of each chat message's data, in order.
 func seqs(t *testing.T, msgs []Message) []int {
 	t.Helper()
+	return numbersOf(t, msgs, EventChatMessage)
+}
+
+// numbersOf returns the "n" of the data of each message of type typ, in order.
+func numbersOf(t *testing.T, msgs []Message, typ EventType) []int {
+	t.Helper()
 	var out []int
 	for _, m := range msgs {
-		if m.Type != EventChatMessage {
+		if m.Type != typ {
 			continue
 		}
 		var env struct {

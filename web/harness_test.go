@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -412,7 +411,7 @@ func (p *page) screenshot(name string) string {
 func outputDir(t *testing.T) string {
 	dir := os.Getenv("SWITCHBOARD_TEST_OUT")
 	if dir == "" {
-		root, err := moduleRoot()
+		root, err := dbtest.ModuleRoot()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,23 +421,6 @@ func outputDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // js quotes a Go string as a JavaScript string literal.

@@ -117,7 +117,7 @@ func FreshPostgres(t testing.TB) string {
 // Schema returns the canonical PostgreSQL schema, read from schema.sql at the module root.
 func Schema(t testing.TB) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,8 @@ func Schema(t testing.TB) string {
 	return string(b)
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot returns the directory of go.mod above the working directory.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
