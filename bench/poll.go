@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 )
@@ -44,9 +43,9 @@ func streamPoll(ctx context.Context, t *target, s *sub) error {
 		}
 		var a pollAnswer
 		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			err := statusError(resp)
 			resp.Body.Close()
-			return &httpError{status: resp.StatusCode, body: string(b)}
+			return err
 		}
 		err = json.NewDecoder(resp.Body).Decode(&a)
 		resp.Body.Close()

@@ -31,13 +31,11 @@ func streamSSERaw(ctx context.Context, t *target, s *sub) error {
 			return errors.Join(err, serr)
 		}
 	}
-	conn, err := d.DialContext(ctx, "tcp", t.hostport)
+	conn, done, err := dialStream(ctx, &d, t)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	defer done()
 
 	q := url.Values{}
 	if s.rooms != "" {
@@ -59,8 +57,7 @@ func streamSSERaw(ctx context.Context, t *target, s *sub) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
+		return statusError(resp)
 	}
 	r := sseReader{r: bufio.NewReaderSize(resp.Body, 4096)}
 	for {

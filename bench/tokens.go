@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -109,8 +110,7 @@ func (t *target) do(req *http.Request, out any) (int, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return resp.StatusCode, &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
+		return resp.StatusCode, statusError(resp)
 	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
@@ -126,3 +126,21 @@ type httpError struct {
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
+
+// statusError reads the start of a refused answer's body into an httpError; the caller closes
+// the body.
+func statusError(resp *http.Response) *httpError {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
+}
+
+// dialStream opens a raw TCP connection to t for one stream; it is closed when ctx ends, and
+// by the caller's call of the returned close.
+func dialStream(ctx context.Context, d *net.Dialer, t *target) (net.Conn, func(), error) {
+	conn, err := d.DialContext(ctx, "tcp", t.hostport)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	return conn, func() { stop(); conn.Close() }, nil
+}

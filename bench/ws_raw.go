@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -39,13 +38,11 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // would be charged to WebSocket in a WebSocket-vs-SSE comparison.
 func streamWSRaw(ctx context.Context, t *target, s *sub) error {
 	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", t.hostport)
+	conn, done, err := dialStream(ctx, &d, t)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	defer done()
 
 	q := url.Values{}
 	if s.rooms != "" {
@@ -69,9 +66,9 @@ func streamWSRaw(ctx context.Context, t *target, s *sub) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		err := statusError(resp)
 		resp.Body.Close()
-		return &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
+		return err
 	}
 	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != acceptKey(key) {
 		return fmt.Errorf("WebSocket handshake: Sec-WebSocket-Accept %q does not match the key", got)
