@@ -12,7 +12,8 @@ import (
 
 // config is every flag of the load generator.
 type config struct {
-	scenario string
+	scenario   string
+	cpuProfile string
 
 	// target
 	url         string
@@ -121,6 +122,7 @@ func parseConfig(args []string) (config, error) {
 	f.IntVar(&c.nodes, "nodes", 2, "cluster: server processes spawned on one PostgreSQL schema (2..8)")
 	f.StringVar(&c.label, "label", "", "a name for the run, carried in its JSON line (bench/benchmarks.sh names the BENCHMARKS.md rows)")
 	f.StringVar(&c.serverRev, "server-rev", "", "with -server-bin: the revision the binary was built from, for the report")
+	f.StringVar(&c.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile to this file (the server's: --debug-addr via -server-args)")
 	f.StringVar(&c.render, "render", "", "print BENCHMARKS.md from this file of JSON lines (bench/benchmarks.sh writes it) and exit; no run")
 
 	if err := f.Parse(args); err != nil {

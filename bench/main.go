@@ -61,6 +61,14 @@ func run(cfg config) int {
 	})
 	defer watchdog.Stop()
 
+	if cfg.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -cpuprofile:", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	rep := newReport(cfg, t)
 	scenario := scenarios[cfg.scenario]
 	runErr := scenario(ctx, cfg, t, rep)
