@@ -52,6 +52,13 @@ const replayPageSize = 256
 // first replays from the log whatever a resumed subscription missed. Once the connection is
 // closed it returns any final message (kicked, token_expired) with ErrClosed.
 func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, error) {
+	dst, _, err := c.drain(ctx, dst, max, true)
+	return dst, err
+}
+
+// drain is Drain; without mayRead it stops where the log would have to be read for a replay
+// and reports replayDue instead, for a caller that must not wait (a shared writer).
+func (c *Conn) drain(ctx context.Context, dst []Message, max int, mayRead bool) (_ []Message, replayDue bool, _ error) {
 	k := &c.cons
 	if cap(k.arena) > 16<<10 {
 		k.arena = nil // let a burst's buffer go
@@ -66,6 +73,10 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 	}
 	for len(dst) < max {
 		if k.replay != nil && !c.out.isClosed() { // a closed connection stops replaying at once
+			if !mayRead {
+				replayDue = true
+				break
+			}
 			var err error
 			if dst, err = c.replayPage(ctx, dst, max-len(dst)); err != nil {
 				if ctx.Err() != nil {
@@ -74,7 +85,7 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 					c.hub.log.Warn("replay failed", "conn", c.id, "topic", k.replay.topic, "err", err)
 					c.Close(ReasonError)
 				}
-				return dst, ErrClosed
+				return dst, false, ErrClosed
 			}
 			continue
 		}
@@ -91,7 +102,7 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 			if final != nil {
 				dst = append(dst, Message{Type: final.Type, Payload: final.Payload})
 			}
-			return dst, ErrClosed
+			return dst, false, ErrClosed
 		}
 		if len(batch) == 0 {
 			break
@@ -100,7 +111,7 @@ func (c *Conn) Drain(ctx context.Context, dst []Message, max int) ([]Message, er
 	if len(dst) > 0 {
 		c.Touch()
 	}
-	return dst, nil
+	return dst, replayDue, nil
 }
 
 // Cursor returns the connection's current cursor as its consumer last left it.

@@ -10,7 +10,13 @@
 // full is closed as slow (it resumes from its cursor and loses nothing).
 //
 // Lock order is Conn.mu, then topic.mu, then outbox.mu; the hub's shard locks are taken before
-// a topic's. No lock is held while calling the Store or writing to a network connection.
+// a topic's. None of them is held while calling the Store or writing to a network connection.
+//
+// Streams (SSE taken over from net/http, WebSocket) are written by a few shared writers, one
+// per core, not by a goroutine per connection: a write never waits for the client (outConn
+// keeps what the socket does not take and a goroutine started for it writes the rest), so
+// one slow client cannot hold a shared writer. Replays, which read the Store, and the end of a
+// stream run on goroutines of their own.
 //
 // A Conn's consumer side — Drain, Poll, Cursor — belongs to one goroutine at a time: the
 // stream's writer loop, or the long-poll request currently attached. Subscription changes

@@ -9,20 +9,26 @@ import (
 // sink is a transport's writing end, as a pump drives it.
 type sink interface {
 	// send writes msgs, and, when closing, what ends the stream (kicked, token expired, …).
+	// It must not wait for the client unless closing (a stream's end runs on a goroutine of
+	// its own): what the socket does not take at once is kept by the sink's outConn.
 	send(msgs []Message, closing bool) error
-	// heartbeat keeps an idle connection alive through proxies; it may return at once.
+	// heartbeat keeps an idle connection alive through proxies; it must not wait either.
 	heartbeat() error
 	// close ends the transport's connection; it runs once, and makes any blocked send return.
 	close()
 }
 
-// pump writes a connection's queue to its sink with no goroutine of its own while idle: a kick
-// (events queued, a heartbeat due, the connection closed) starts a short-lived writer that
-// drains the queue in batches and ends when it is empty. One writer runs at a time; a stalled
-// client stalls only its own writer.
+// pump writes a connection's queue to its sink with no goroutine of its own: a kick (events
+// queued, a heartbeat due, the connection closed, a kept write gone out) hands it to one of
+// the shared writers, which drains the queue in batches without waiting and moves on. One
+// writer runs a pump at a time. While the socket is still taking an earlier batch (a slow or
+// stalled client), the pump leaves events in the outbox, which overflows for a client that
+// does not recover. Reading the log for a replay, and ending the stream, run on a goroutine
+// of their own.
 type pump struct {
 	c      *Conn
 	sink   sink
+	out    *outConn
 	ctx    context.Context // for reading the log during replays; ends with the stream
 	cancel context.CancelFunc
 	done   func()
@@ -33,11 +39,12 @@ type pump struct {
 	msgs    []Message // reused by the writer; only one runs at a time
 }
 
-// startPump makes c's outbox and heartbeats drive s, and writes what is already waiting (the
-// connected event). done runs once, when the stream has ended.
-func startPump(c *Conn, s sink, done func()) *pump {
+// startPump makes c's outbox and heartbeats drive s, which writes to out, and writes what is
+// already waiting (the connected event). done runs once, when the stream has ended.
+func startPump(c *Conn, s sink, out *outConn, done func()) *pump {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pump{c: c, sink: s, ctx: ctx, cancel: cancel, done: done}
+	p := &pump{c: c, sink: s, out: out, ctx: ctx, cancel: cancel, done: done}
+	out.onDrained(p.kick)
 	c.out.setNotify(p.kick)
 	c.setPing(p.ping)
 	p.kick()
@@ -48,7 +55,11 @@ func startPump(c *Conn, s sink, done func()) *pump {
 // a publisher holds a topic's lock.
 func (p *pump) kick() {
 	if p.running.CompareAndSwap(false, true) {
-		go p.run()
+		if p.out.nonBlocking() {
+			runPooled(p)
+		} else {
+			go p.run(true)
+		}
 	}
 }
 
@@ -58,14 +69,33 @@ func (p *pump) ping() {
 	p.kick()
 }
 
-// run writes what is queued until nothing is.
-func (p *pump) run() {
+// run writes what is queued until nothing is, or the socket takes no more for now. mayWait
+// says whether it runs on a goroutine of its own, which may wait for the log; a shared writer
+// hands such work to one.
+func (p *pump) run(mayWait bool) {
 	for {
-		msgs, err := p.c.Drain(p.ctx, p.msgs[:0], maxBatch)
+		if p.out.busy() {
+			p.running.Store(false)
+			// The flush's end kicks once busy is over; checked again after running is clear.
+			if p.out.busy() || !p.running.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
+		msgs, replayDue, err := p.c.drain(p.ctx, p.msgs[:0], maxBatch, mayWait)
+		if err != nil { // closed: its last messages, then the end of the stream
+			p.msgs = msgs
+			if mayWait {
+				p.close()
+			} else {
+				go p.close()
+			}
+			return
+		}
 		var werr error
-		if len(msgs) > 0 || err != nil {
+		if len(msgs) > 0 {
 			p.pingDue.Store(false) // data keeps the connection alive as well as a heartbeat
-			werr = p.sink.send(msgs, err != nil)
+			werr = p.sink.send(msgs, false)
 			p.c.hub.observe(msgs)
 			clear(msgs)
 		} else if p.pingDue.Swap(false) {
@@ -75,9 +105,17 @@ func (p *pump) run() {
 			msgs = nil // an idle stream keeps no burst-sized buffer
 		}
 		p.msgs = msgs
-		if err != nil || werr != nil {
+		if werr != nil {
 			p.c.Close(ReasonClientGone) // unless it closed for its own reason first
-			p.end()
+			if mayWait {
+				p.end()
+			} else {
+				go p.end()
+			}
+			return
+		}
+		if replayDue {
+			go p.run(true)
 			return
 		}
 		if len(msgs) > 0 {
@@ -92,6 +130,18 @@ func (p *pump) run() {
 			return // a newer kick has its own writer
 		}
 	}
+}
+
+// close writes a closed connection's last messages (p.msgs) and what ends the stream, waits
+// for them to go out, and ends the stream.
+func (p *pump) close() {
+	msgs := p.msgs
+	_ = p.sink.send(msgs, true)
+	p.c.hub.observe(msgs)
+	clear(msgs)
+	_ = p.out.wait()
+	p.c.Close(ReasonClientGone) // unless it closed for its own reason first
+	p.end()
 }
 
 // end stops the stream and runs done, once.

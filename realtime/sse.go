@@ -49,7 +49,7 @@ func SetSSEHeaders(h http.Header) {
 //
 // Over HTTP/1.x it takes the connection over, writes the response itself and returns at once:
 // the stream then holds no goroutine while idle — only a 2 KiB one that notices the client
-// hanging up — and a short-lived one writes whenever events are waiting. Where the connection
+// hanging up — and one of the shared writers writes whenever events are waiting. Where the connection
 // cannot be taken over (HTTP/2), it streams on the calling goroutine until the end.
 func ServeSSE(w http.ResponseWriter, r *http.Request, c *Conn, o SSEOptions, done func()) error {
 	o.setDefaults()

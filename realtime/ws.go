@@ -40,8 +40,8 @@ func (o *WSOptions) setDefaults() {
 // error is returned.
 func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done func()) error {
 	o.setDefaults()
-	cork := &corkConn{}
-	ws, err := websocket.Accept(&corkingWriter{ResponseWriter: w, cork: cork}, r, &websocket.AcceptOptions{
+	out := &outConn{}
+	ws, err := websocket.Accept(&outWriter{ResponseWriter: w, out: out}, r, &websocket.AcceptOptions{
 		OriginPatterns:  o.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled, // ~1.2 MB per connection otherwise
 	})
@@ -51,8 +51,8 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 	}
 	ws.SetReadLimit(o.ReadLimit)
 	c.OnAbort(func() { ws.Close(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
-	s := &wsSink{c: c, ws: ws, cork: cork, heartbeatWithin: c.hub.cfg.Heartbeat}
-	p := startPump(c, s, done)
+	s := &wsSink{c: c, ws: ws, out: out, heartbeatWithin: c.hub.cfg.Heartbeat}
+	p := startPump(c, s, out, done)
 	go readClient(p.ctx, p.kick, ws, c, o.Handle)
 	return nil
 }
@@ -62,7 +62,7 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 type wsSink struct {
 	c               *Conn
 	ws              *websocket.Conn
-	cork            *corkConn
+	out             *outConn
 	heartbeatWithin time.Duration
 }
 
@@ -81,7 +81,7 @@ func (s *wsSink) send(msgs []Message, closing bool) error {
 // overflowing queue or a failed ping.
 func (s *wsSink) sendBatch(msgs []Message) error {
 	if len(msgs) > 1 {
-		s.cork.hold()
+		s.out.hold()
 	}
 	buf := getBuf()
 	var err error
@@ -93,7 +93,7 @@ func (s *wsSink) sendBatch(msgs []Message) error {
 	}
 	putBuf(buf)
 	if len(msgs) > 1 {
-		if rerr := s.cork.release(); err == nil {
+		if rerr := s.out.release(); err == nil {
 			err = rerr
 		}
 	}
