@@ -20,6 +20,8 @@ type Metrics struct {
 	dbErrors     prometheus.Counter
 	authFailures *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	batchSeconds prometheus.Histogram
+	batchSize    prometheus.Histogram
 }
 
 // NewMetrics creates the metrics of one server.
@@ -45,8 +47,19 @@ func NewMetrics() *Metrics {
 			Help:    "Duration of HTTP requests by route; streams count from start to end.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route", "code"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_message_commit_seconds",
+			Help:    "Duration of the transactions that store posted messages, BEGIN to COMMIT; concurrent posts to a room share one.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_message_commit_size",
+			Help:    "Messages stored by one transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
 	}
 	m.registry.MustRegister(m.latency, m.rateLimited, m.dbErrors, m.authFailures, m.httpDuration,
+		m.batchSeconds, m.batchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -63,6 +76,11 @@ func Wire(store *db.DB, cfg *realtime.Config) *Metrics {
 		store.RecordDisconnect(c.ID(), time.Now(), c.Reason().String())
 	}
 	cfg.ObserveLatency = func(d time.Duration) { m.latency.Observe(d.Seconds()) }
+	store.ObservePostBatches(func(messages int, took time.Duration) {
+		m.batchSize.Observe(float64(messages))
+		m.batchSeconds.Observe(took.Seconds())
+	})
+	m.registry.MustRegister(collectors.NewDBStatsCollector(store.SQL(), "switchboard"))
 	return m
 }
 

@@ -241,6 +241,19 @@ func TestMetricsEventCountersMove(t *testing.T) {
 		t.Fatalf("after %d messages to %d subscribers: published %v → %v, delivered %v → %v",
 			posts, len(streams), published, published2, delivered, delivered2)
 	}
+	// Every message was stored by some transaction, timed; the pool reports its connections.
+	body := e.mustDo(http.StatusOK, "GET", "/metrics", "", nil)
+	values := metricValues(t, body)
+	if got := values["switchboard_message_commit_size_sum"]; got < posts {
+		t.Errorf("message transactions stored %v messages, want at least %d", got, posts)
+	}
+	if values["switchboard_message_commit_seconds_count"] < 1 || values["switchboard_message_commit_seconds_sum"] <= 0 {
+		t.Errorf("no message transaction was timed: count %v, sum %v",
+			values["switchboard_message_commit_seconds_count"], values["switchboard_message_commit_seconds_sum"])
+	}
+	if !strings.Contains(string(body), `go_sql_max_open_connections{db_name="switchboard"}`) {
+		t.Error("/metrics lacks the database pool's statistics (go_sql_*)")
+	}
 }
 
 // metricValues reads the unlabelled series of a Prometheus text exposition.

@@ -69,6 +69,8 @@ type DB struct {
 	members ttlCache[memberKey, Member] // by room id and user id
 	// notifyChannel, once a Bus is started, is where committed events are announced.
 	notifyChannel atomic.Pointer[string]
+	// observeBatch, when set, is told the size and duration of every message transaction.
+	observeBatch atomic.Pointer[func(messages int, took time.Duration)]
 
 	closeOnce sync.Once
 }
@@ -168,6 +170,15 @@ func (d *DB) Close() error {
 
 // Kind returns the database engine.
 func (d *DB) Kind() Kind { return d.kind }
+
+// SQL returns the connection pool, for its statistics.
+func (d *DB) SQL() *sql.DB { return d.bun.DB }
+
+// ObservePostBatches makes every message transaction report how many messages it carried and
+// how long it took, from BEGIN to COMMIT (group commit: see postbatch.go).
+func (d *DB) ObservePostBatches(fn func(messages int, took time.Duration)) {
+	d.observeBatch.Store(&fn)
+}
 
 // Epoch identifies this event log's lineage; cursors from another epoch are reset.
 func (d *DB) Epoch() uint64 { return d.epoch }

@@ -120,11 +120,15 @@ func (b *postBatcher) commit(batch []*postRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var results []postResult
+	start := time.Now()
 	err := b.d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		results, err = b.d.storeMessages(ctx, tx, b.topic, batch)
 		return err
 	})
+	if fn := b.d.observeBatch.Load(); fn != nil {
+		(*fn)(len(batch), time.Since(start))
+	}
 	err = mapErr(err)
 	if err != nil && errors.Is(err, ErrConflict) && len(batch) > 1 {
 		for _, r := range batch {
