@@ -51,11 +51,11 @@ go build -o "$tmp/bench" ./bench
 
 if [[ ${QUICK:-0} == 1 ]]; then
 	n_idle=500 n_fan=300 n_stall=50 n_resume=300 n_rooms=300 n_cluster=200
-	d20=3s d10=3s d_stall=12s # long enough for the server to drop the stalled readers
+	d20=3s d10=3s d_warm=2s d_stall=12s # long enough for the server to drop the stalled readers
 	t_idle=60 t_long=90 t_mid=90 t_short=60
 else
 	n_idle=10000 n_fan=5000 n_stall=100 n_resume=5000 n_rooms=2000 n_cluster=1000
-	d20=20s d10=10s d_stall=20s
+	d20=20s d10=10s d_warm=5s d_stall=20s
 	t_idle=300 t_long=360 t_mid=180 t_short=120
 fi
 
@@ -104,6 +104,7 @@ row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384
 row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
 row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000
+row publish-pg-1000-warm "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000 -warmup "$d_warm"
 row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
 row publish-pg-256 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10"
 row publish-sqlite-256 "$t_short" -scenario publish -concurrency 256 -duration "$d10"

@@ -14,6 +14,7 @@ import (
 type config struct {
 	scenario   string
 	cpuProfile string
+	warmup     time.Duration
 
 	// target
 	url         string
@@ -107,6 +108,7 @@ func parseConfig(args []string) (config, error) {
 	f.StringVar(&c.wsClient, "ws-client", "raw", "WebSocket client: raw (lean frame reader, one goroutine per stream) or coder (coder/websocket)")
 	f.Float64Var(&c.rate, "rate", 10, "messages per second (fanout, cluster: fixed, 0 = a closed loop of -concurrency posters; stall: fixed; rooms: Poisson total; publish: default 0 = closed loop)")
 	f.DurationVar(&c.duration, "duration", 10*time.Second, "how long messages are posted")
+	f.DurationVar(&c.warmup, "warmup", 0, "publish: post the same load this long, unmeasured, before the measured -duration")
 	f.IntVar(&c.size, "size", 0, "message size in bytes (0: a short message; chat content allows at most 1000)")
 	f.StringVar(&c.payload, "payload", "chat", "chat (POST /api/rooms/:room/messages) or publish (POST /api/publish data_update)")
 	f.IntVar(&c.concurrency, "concurrency", 16, "publish: concurrent posters; others: most posts in flight at once")

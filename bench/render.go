@@ -539,6 +539,9 @@ func (p *page) publish() {
 		if rate > 0 {
 			mode = fmt.Sprintf("%s/s open loop", count(rate))
 		}
+		if w := r.num("warmup_s"); w > 0 {
+			mode += fmt.Sprintf(", after %s s of it unmeasured", count(w))
+		}
 		switch {
 		case rate == 0 && (db == "postgres" || db == "sqlite"):
 			target = "≥ 5,000/s"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // runPublish measures persisted REST posts into one room: -concurrency posters, each posting
@@ -36,15 +37,25 @@ func runPublish(ctx context.Context, cfg config, t *target, rep *report) error {
 		}
 	}
 
+	post := func(p *poster, d time.Duration) {
+		if cfg.rate > 0 {
+			p.atRate(ctx, cfg.rate, d, func(i int64) (string, string) {
+				return tokens[i%int64(len(tokens))], room
+			})
+		} else {
+			p.closedLoop(ctx, cfg.concurrency, d, 0, func(w int) (string, string) { return tokens[w], room })
+		}
+	}
+	if cfg.warmup > 0 {
+		// The same load, unmeasured: what follows is the steady state, not a fresh database's
+		// first seconds.
+		post(newPoster(t, cfg, cfg.concurrency), cfg.warmup)
+	}
+	rep.add("warmup_s", cfg.warmup.Seconds(), "s", "the same load posted, unmeasured, before the measured window")
+
 	p := newPoster(t, cfg, cfg.concurrency)
 	meter := startCPU(t.pid)
-	if cfg.rate > 0 {
-		p.atRate(ctx, cfg.rate, cfg.duration, func(i int64) (string, string) {
-			return tokens[i%int64(len(tokens))], room
-		})
-	} else {
-		p.closedLoop(ctx, cfg.concurrency, cfg.duration, 0, func(w int) (string, string) { return tokens[w], room })
-	}
+	post(p, cfg.duration)
 	server, self, wall := meter.stop()
 	rep.add("posts_per_s", float64(p.ok.Load())/wall.Seconds(), "/s", "accepted posts per second (targets: ≥ 5,000 on PostgreSQL and SQLite)")
 	p.addTo(rep)
