@@ -14,6 +14,8 @@
 #   PG_URL=…         PostgreSQL base URL (default postgres://postgres@127.0.0.1:5432/test)
 #   MD=path          where to write the Markdown (default BENCHMARKS.md at the module root)
 #   PAUSE=seconds    rest between runs (default 5)
+#   REPEAT=n         runs of each noisy row (fan-out at 5,000, publish on PostgreSQL; default 3,
+#                    QUICK 1); the page shows each row's median run and lists all of them
 #
 # Every run has a hard -timeout (and the generator's own watchdog 45 s later); the script
 # also kills a run 90 s after its -timeout. A failed run still has its JSON line recorded
@@ -28,6 +30,8 @@ log=${results%.jsonl}.log
 md=${MD:-$root/BENCHMARKS.md}
 pg=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 pause=${PAUSE:-5}
+repeat=${REPEAT:-3}
+[[ ${QUICK:-0} == 1 ]] && repeat=${REPEAT:-1}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-benchmarks.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -65,13 +69,23 @@ fi
 : >>"$log"
 failed=()
 
-# row LABEL TIMEOUT_SECONDS FLAG… runs one scenario and appends its JSON line.
+# row LABEL TIMEOUT_SECONDS FLAG… runs one scenario and appends its JSON line; with times=N
+# before it, N times.
 row() {
-	local label=$1 secs=$2
+	local label=$1 secs=$2 n=${times:-1}
 	shift 2
 	if [[ -n ${ONLY:-} && " $ONLY " != *" $label "* ]]; then
 		return 0
 	fi
+	local i
+	for ((i = 0; i < n; i++)); do
+		run_once "$label" "$secs" "$@"
+	done
+}
+
+run_once() {
+	local label=$1 secs=$2
+	shift 2
 	local -a cmd=("$tmp/bench" -spawn -server-bin "$bin" -server-rev "$rev" -label "$label" -timeout "${secs}s" "$@")
 	echo "== $(date -u +%H:%M:%S) $label: go run ./bench -spawn $* -timeout ${secs}s" | tee -a "$log" >&2
 	local rc=0 start=$SECONDS
@@ -95,16 +109,16 @@ row() {
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (figures are noisy above $(nproc))" >&2
 
 row idle-sse "$t_idle" -scenario idle -n "$n_idle"
-row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
-row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
+times=$repeat row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
+times=$repeat row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
 row fanout-mix-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport mix
-row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
-row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
+times=$repeat row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
+times=$repeat row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
 row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -size 16384 -payload publish -duration "$d_stall"
-row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
-row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000
-row publish-pg-1000-warm "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000 -warmup "$d_warm"
+times=$repeat row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"
+times=$repeat row publish-pg-1000 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000
+times=$repeat row publish-pg-1000-warm "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10" -rate 1000 -warmup "$d_warm"
 row publish-sqlite "$t_short" -scenario publish -concurrency 64 -duration "$d10"
 row publish-pg-256 "$t_short" -database-url "$pg" -scenario publish -concurrency 256 -duration "$d10"
 row publish-sqlite-256 "$t_short" -scenario publish -concurrency 256 -duration "$d10"

@@ -85,12 +85,11 @@ func renderFile(path string, w io.Writer) error {
 	return err
 }
 
-// readRecords parses JSON lines; a label seen again replaces the earlier run (a row rerun).
-// Lines that are not JSON objects are skipped and named.
+// readRecords parses JSON lines, every run (see pickMedians for repeats and reruns). Lines
+// that are not JSON objects are skipped and named.
 func readRecords(r io.Reader) (recs []record, skipped []string, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	byLabel := map[string]int{}
 	for line := 1; sc.Scan(); line++ {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
@@ -101,13 +100,6 @@ func readRecords(r io.Reader) (recs []record, skipped []string, err error) {
 			skipped = append(skipped, fmt.Sprintf("line %d: not a run's JSON line", line))
 			continue
 		}
-		if l := rec.str("label"); l != "" {
-			if i, ok := byLabel[l]; ok {
-				recs[i] = rec
-				continue
-			}
-			byLabel[l] = len(recs)
-		}
 		recs = append(recs, rec)
 	}
 	return recs, skipped, sc.Err()
@@ -116,7 +108,8 @@ func readRecords(r io.Reader) (recs []record, skipped []string, err error) {
 // page is BENCHMARKS.md being written: the sections go to body, what the header must say
 // about them is collected on the way.
 type page struct {
-	recs     []record
+	recs     []record // one per row
+	runs     int      // every run read, repeats included
 	body     bytes.Buffer
 	offRow   int // runs whose parameters differ from their issue-7 row
 	withRow  int // runs that have an issue-7 row
@@ -125,8 +118,9 @@ type page struct {
 	fnotes   []string
 }
 
-func render(w *bytes.Buffer, recs []record, skipped []string) {
-	p := &page{recs: recs, footnote: map[string]int{}}
+func render(w *bytes.Buffer, all []record, skipped []string) {
+	recs, repeats := pickMedians(all)
+	p := &page{recs: recs, runs: len(all), footnote: map[string]int{}, notes: repeats}
 	p.idle()
 	p.fanout()
 	p.stall()
@@ -213,7 +207,7 @@ func (p *page) header(w *bytes.Buffer) {
 	dates := p.distinct(func(r record) string { return r.str("date") })
 	slices.Sort(dates)
 	if len(dates) > 0 {
-		fmt.Fprintf(w, "- **Runs**: %d, from %s to %s (UTC)\n", len(p.recs), dates[0], dates[len(dates)-1])
+		fmt.Fprintf(w, "- **Runs**: %d for %d rows, from %s to %s (UTC)\n", p.runs, len(p.recs), dates[0], dates[len(dates)-1])
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range p.recs {
