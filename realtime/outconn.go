@@ -14,12 +14,9 @@ import (
 // the write timeout; until it has, later writes queue behind it and busy reports true, so the
 // pump leaves events in the outbox, where a stalled client's overflow is noticed as before.
 // Every stream's writes can so run on the shared writers (writers.go): no goroutine and no
-// deadline per batch.
-//
-// Between hold and release, writes are gathered and go out as one: coder/websocket flushes
-// every message on its own, and a batch of them should cost one system call, as an SSE
-// batch does. Every write passes through mu, so bytes reach the socket in the order they were
-// written, also when a ping or a pong from another goroutine falls inside a batch.
+// deadline per batch. Every write passes through mu, whole, so bytes reach the socket in the
+// order and the pieces they were written in, also when a WebSocket's pong from another
+// goroutine arrives during a batch.
 type outConn struct {
 	net.Conn
 	raw     syscall.RawConn // nil: the connection is no socket (TLS, a test pipe); writes wait
@@ -29,8 +26,7 @@ type outConn struct {
 
 	mu       sync.Mutex
 	idle     sync.Cond // signalled when a flush ends
-	held     bool      // a batch is being gathered
-	buf      []byte    // what is kept: a batch being gathered, or what the socket did not take
+	buf      []byte    // what the socket did not take, and what was written after it
 	flushing bool      // a goroutine is writing buf out
 	err      error     // the first failure; every later write returns it
 }
@@ -61,15 +57,15 @@ func (c *outConn) nonBlocking() bool { return c.raw != nil }
 // onDrained sets what runs when a kept write has gone out (or failed): the pump continues.
 func (c *outConn) onDrained(fn func()) { c.drained.Store(&fn) }
 
-// Write sends p, or keeps it: while a batch is gathered, behind a flush, or what the socket did
-// not take. It fails only with an earlier failure.
+// Write sends p, or keeps it: behind a flush, or what the socket did not take. It fails only
+// with an earlier failure.
 func (c *outConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return 0, c.err
 	}
-	if c.held || c.flushing {
+	if c.flushing {
 		c.keep(p)
 		return len(p), nil
 	}
@@ -78,28 +74,6 @@ func (c *outConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	return len(p), nil
-}
-
-// hold starts a batch: writes are kept until release.
-func (c *outConn) hold() {
-	c.mu.Lock()
-	c.held = true
-	c.mu.Unlock()
-}
-
-// release ends a batch, sending what it gathered in one write.
-func (c *outConn) release() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.held = false
-	if c.flushing || c.err != nil || len(c.buf) == 0 {
-		return c.err
-	}
-	b := c.buf
-	c.buf = nil
-	c.writeLocked(b)
-	putBuf(b)
-	return c.err
 }
 
 // busy reports whether kept bytes are still going out.

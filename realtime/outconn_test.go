@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"testing"
@@ -140,28 +139,20 @@ func TestOutConnAbortEndsAStalledFlush(t *testing.T) {
 	}
 }
 
-// TestOutConnBatchGoesOutWhole: writes between hold and release are kept and leave together.
-func TestOutConnBatchGoesOutWhole(t *testing.T) {
-	server, client := tcpPair(t)
-	out := newOutConn(server, 10*time.Second)
-	out.hold()
-	for _, s := range []string{"one ", "two ", "three"} {
-		if _, err := out.Write([]byte(s)); err != nil {
-			t.Fatal(err)
+// The frame header of every length class (RFC 6455 §5.2): 7-bit, 16-bit and 64-bit lengths.
+func TestAppendWSHeader(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want []byte
+	}{
+		{5, []byte{0x81, 5}},
+		{125, []byte{0x81, 125}},
+		{126, []byte{0x81, 126, 0, 126}},
+		{65535, []byte{0x81, 126, 0xFF, 0xFF}},
+		{65536, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+	} {
+		if got := appendWSHeader(nil, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("header of %d bytes: % x, want % x", tc.n, got, tc.want)
 		}
-	}
-	_ = client.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	var b [1]byte
-	var ne net.Error
-	if _, err := client.Read(b[:]); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("bytes left before release (read: %v)", err)
-	}
-	if err := out.release(); err != nil {
-		t.Fatal(err)
-	}
-	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got := make([]byte, len("one two three"))
-	if _, err := io.ReadFull(client, got); err != nil || string(got) != "one two three" {
-		t.Fatalf("got %q, %v", got, err)
 	}
 }

@@ -2,8 +2,10 @@ package realtime
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,8 +52,8 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 		return err
 	}
 	ws.SetReadLimit(o.ReadLimit)
-	c.OnAbort(func() { ws.Close(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
 	s := &wsSink{c: c, ws: ws, out: out, heartbeatWithin: c.hub.cfg.Heartbeat}
+	c.OnAbort(func() { s.closeWith(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
 	p := startPump(c, s, out, done)
 	go readClient(p.ctx, p.kick, ws, c, o.Handle)
 	return nil
@@ -59,11 +61,20 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 
 // wsSink writes a connection's events as WebSocket text messages, one envelope each; a batch
 // goes out in one write.
+//
+// It writes the data frames itself; coder/websocket writes the control frames (pongs, pings,
+// the close) and reads. coder/websocket's per-message bookkeeping cost ~14 % of the server's
+// CPU at 5,000 subscribers (its locks and a buffered pass per frame) for what is a header and
+// a copy. The two writers never interleave within a frame: every write reaches outConn whole,
+// under its lock — a batch of data frames in one Write, and each control frame in one flush of
+// coder/websocket's buffer, which it empties after every frame it writes — and no data frame
+// follows the close frame (closed).
 type wsSink struct {
 	c               *Conn
 	ws              *websocket.Conn
 	out             *outConn
 	heartbeatWithin time.Duration
+	closed          atomic.Bool // a close frame was sent, or is about to be
 }
 
 func (s *wsSink) send(msgs []Message, closing bool) error {
@@ -71,33 +82,52 @@ func (s *wsSink) send(msgs []Message, closing bool) error {
 		return err
 	}
 	if closing {
-		code, text := wsCloseStatus(s.c)
-		s.ws.Close(code, text)
+		s.closeWith(wsCloseStatus(s.c))
 	}
 	return nil
 }
 
-// sendBatch writes msgs with one write. No deadline: a stalled client is cut off by its
-// overflowing queue or a failed ping.
+// closeWith sends the close frame and waits for the client's answer (coder/websocket's close
+// handshake); no data frame is written after it.
+func (s *wsSink) closeWith(code websocket.StatusCode, reason string) {
+	s.closed.Store(true)
+	s.ws.Close(code, reason)
+}
+
+// errWSClosing refuses data frames after the close frame.
+var errWSClosing = errors.New("websocket: closing")
+
+// sendBatch writes msgs as text frames with one write. No deadline: a stalled client is cut
+// off by its overflowing queue or a failed ping.
 func (s *wsSink) sendBatch(msgs []Message) error {
-	if len(msgs) > 1 {
-		s.out.hold()
+	if len(msgs) == 0 {
+		return nil
 	}
-	buf := getBuf()
-	var err error
+	if s.closed.Load() {
+		return errWSClosing
+	}
+	buf, payload := getBuf(), getBuf()
 	for _, m := range msgs {
-		buf = m.AppendJSON(buf[:0])
-		if err = s.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
-			break
-		}
+		payload = m.AppendJSON(payload[:0])
+		buf = append(appendWSHeader(buf, len(payload)), payload...)
 	}
+	_, err := s.out.Write(buf)
+	putBuf(payload)
 	putBuf(buf)
-	if len(msgs) > 1 {
-		if rerr := s.out.release(); err == nil {
-			err = rerr
-		}
-	}
 	return err
+}
+
+// appendWSHeader appends the header of a final, unmasked text frame of n bytes (RFC 6455
+// §5.2): what a server sends.
+func appendWSHeader(b []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xFFFF:
+		return append(b, finText, 126, byte(n>>8), byte(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
 }
 
 // heartbeat pings the client; one that does not answer within a heartbeat is gone.
