@@ -21,9 +21,3 @@ func (b *bitset) set(i int) bool {
 	(*b)[w] |= m
 	return true
 }
-
-// has reports whether i is marked.
-func (b bitset) has(i int) bool {
-	w := i / 64
-	return w < len(b) && b[w]&(uint64(1)<<(i%64)) != 0
-}

@@ -40,8 +40,6 @@ func (r record) num(k string) float64 {
 	return math.NaN()
 }
 
-func (r record) has(k string) bool { return r[k] != nil }
-
 // failed returns why the run failed, or "".
 func (r record) failed() string {
 	var why []string

@@ -66,5 +66,3 @@ func mapErr(err error) error {
 	}
 	return err
 }
-
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
