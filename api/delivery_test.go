@@ -500,3 +500,61 @@ func TestWebAppAnswersHead(t *testing.T) {
 		t.Fatalf("HEAD of a missing file: %d", res.StatusCode)
 	}
 }
+
+// A WebSocket client that stops reading is cut off as an SSE one is, and the others get
+// everything meanwhile (with -cpu=1 there is one shared writer: a write that waited on the
+// stalled socket would hold it).
+func TestStalledWebSocketReaderIsDisconnected(t *testing.T) {
+	e := newEnv(t, db.SQLite, smallSendBuffers, withHub(func(h *realtime.Config) { h.QueueSize = 32 }))
+	alice := e.token("alice", "Alice")
+	stalled := openStalledWS(t, e, e.token("sleepy", "Sleepy"), "rooms=flood")
+	reader := e.dialSSE(e.token("r1", "R1"), "rooms=flood")
+
+	const n = 300
+	content := strings.Repeat("é", 996) // 2 KB per message
+	for i := range n {
+		e.post(alice, "flood", fmt.Sprintf("%04d%s", i, content))
+	}
+	for i := range n {
+		if m := nextOf(t, reader, "chat_message").message(t); !strings.HasPrefix(m.Content, fmt.Sprintf("%04d", i)) {
+			t.Fatalf("message %d is %.4s", i, m.Content)
+		}
+	}
+	// The server closed the stalled socket: reading it now ends, rather than blocking.
+	stalled.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.Copy(io.Discard, stalled); err != nil {
+		t.Fatalf("the stalled WebSocket was not closed by the server: %v", err)
+	}
+}
+
+// openStalledWS upgrades a socket with a tiny receive buffer to a WebSocket, reads the 101,
+// and then never reads again.
+func openStalledWS(t *testing.T, e *env, token, query string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /ws?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+		query, strings.TrimPrefix(e.srv.URL, "http://"), token)
+	r := bufio.NewReaderSize(conn, 16)
+	conn.SetReadDeadline(time.Now().Add(wait))
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(status, "101") {
+		t.Fatalf("upgrade: %q, %v", status, err)
+	}
+	for { // the rest of the head; frames follow, and are never read
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the upgrade head: %v", err)
+		}
+		if line == "\r\n" {
+			return conn
+		}
+	}
+}
