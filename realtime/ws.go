@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -74,7 +74,9 @@ type wsSink struct {
 	ws              *websocket.Conn
 	out             *outConn
 	heartbeatWithin time.Duration
-	closed          atomic.Bool // a close frame was sent, or is about to be
+
+	mu     sync.Mutex // orders every data frame before the close frame
+	closed bool       // the close frame was sent, or is about to be
 }
 
 func (s *wsSink) send(msgs []Message, closing bool) error {
@@ -90,7 +92,9 @@ func (s *wsSink) send(msgs []Message, closing bool) error {
 // closeWith sends the close frame and waits for the client's answer (coder/websocket's close
 // handshake); no data frame is written after it.
 func (s *wsSink) closeWith(code websocket.StatusCode, reason string) {
-	s.closed.Store(true)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.ws.Close(code, reason)
 }
 
@@ -103,16 +107,18 @@ func (s *wsSink) sendBatch(msgs []Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if s.closed.Load() {
-		return errWSClosing
-	}
 	buf, payload := getBuf(), getBuf()
 	for _, m := range msgs {
 		payload = m.AppendJSON(payload[:0])
 		buf = append(appendWSHeader(buf, len(payload)), payload...)
 	}
-	_, err := s.out.Write(buf)
 	putBuf(payload)
+	s.mu.Lock()
+	err := errWSClosing
+	if !s.closed {
+		_, err = s.out.Write(buf)
+	}
+	s.mu.Unlock()
 	putBuf(buf)
 	return err
 }
