@@ -90,14 +90,7 @@ func TestStalledReaderIsDisconnectedAndLosesNothing(t *testing.T) {
 // the connected event's cursor, and then never reads again.
 func openStalledStream(t *testing.T, e *env, token, query string) (net.Conn, string) {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
-	}}
-	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialTinyReceiveBuffer(t, e)
 	fmt.Fprintf(conn, "GET /events?%s HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n\r\n", query, token)
 	r := bufio.NewReaderSize(conn, 16)
 	conn.SetReadDeadline(time.Now().Add(wait))
@@ -527,9 +520,9 @@ func TestStalledWebSocketReaderIsDisconnected(t *testing.T) {
 	}
 }
 
-// openStalledWS upgrades a socket with a tiny receive buffer to a WebSocket, reads the 101,
-// and then never reads again.
-func openStalledWS(t *testing.T, e *env, token, query string) net.Conn {
+// dialTinyReceiveBuffer connects to the server with a 1 KiB receive buffer, set before
+// connecting, so that a client that stops reading soon fills it.
+func dialTinyReceiveBuffer(t *testing.T, e *env) net.Conn {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
@@ -539,6 +532,14 @@ func openStalledWS(t *testing.T, e *env, token, query string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// openStalledWS upgrades a socket with a tiny receive buffer to a WebSocket, reads the 101,
+// and then never reads again.
+func openStalledWS(t *testing.T, e *env, token, query string) net.Conn {
+	t.Helper()
+	conn := dialTinyReceiveBuffer(t, e)
 	fmt.Fprintf(conn, "GET /ws?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
 		query, strings.TrimPrefix(e.srv.URL, "http://"), token)
