@@ -2,7 +2,7 @@
 # benchmarks.sh runs every benchmark row of issue 7 (and a few more) with the load generator,
 # collects each run's JSON line, and renders BENCHMARKS.md at the module root from them.
 #
-#   bash bench/benchmarks.sh [results.jsonl]     # about 10 minutes; default bench/results.jsonl
+#   bash bench/benchmarks.sh [results.jsonl]     # about 15 minutes; default bench/results.jsonl
 #   QUICK=1 bash bench/benchmarks.sh /tmp/q.jsonl  # smoke test: every row shrunk, ~4 minutes
 #
 # Environment:

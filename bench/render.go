@@ -176,7 +176,7 @@ func (p *page) header(w *bytes.Buffer) {
 		"run of `go run ./bench -spawn …` against a server it started on 127.0.0.1 with a fresh\n" +
 		"database. `bench/benchmarks.sh` ran the rows and collected each run's JSON line;\n" +
 		"`go run ./bench -render <results.jsonl>` wrote this file. Regenerate with\n" +
-		"`bash bench/benchmarks.sh` (about 10 minutes).\n\n")
+		"`bash bench/benchmarks.sh` (about 15 minutes).\n\n")
 	revs := p.distinct(func(r record) string {
 		if s := r.str("server_rev"); s != "" {
 			return s
