@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ type BusHandlers struct {
 type Bus struct {
 	d        *DB
 	node     string
+	own      []byte // how this node's messages begin (busMessage's first field)
 	channel  string
 	handlers BusHandlers
 	listener *pq.Listener
@@ -69,8 +71,8 @@ func (d *DB) StartBus(rawURL string, h BusHandlers) (*Bus, error) {
 	q.Set("application_name", "switchboard-listen-"+d.nodeID)
 	u.RawQuery = q.Encode()
 
-	b := &Bus{d: d, node: d.nodeID, channel: channel, handlers: h, out: make(chan []byte, 4096),
-		parts: make(map[string]*partial)}
+	b := &Bus{d: d, node: d.nodeID, own: ownPrefix(d.nodeID), channel: channel, handlers: h,
+		out: make(chan []byte, 4096), parts: make(map[string]*partial)}
 	b.listener = pq.NewListener(u.String(), 10*time.Millisecond, time.Second, b.onListenerEvent)
 	if err := b.listener.Listen(channel); err != nil {
 		b.listener.Close()
@@ -128,6 +130,12 @@ type busMessage struct {
 }
 
 const kindEvent, kindPart = "e", "part"
+
+// ownPrefix is how encoding/json begins every busMessage of node: its first field.
+func ownPrefix(node string) []byte {
+	b, _ := json.Marshal(busMessage{Node: node})
+	return b[:bytes.IndexByte(b, ',')+1]
+}
 
 // eventNotice is the NOTIFY payload of a committed event: inline when it fits, else only its
 // position, for the receivers to read from the log.
@@ -237,6 +245,9 @@ func (b *Bus) receive(ctx context.Context) {
 }
 
 func (b *Bus) dispatch(ctx context.Context, raw []byte) {
+	if bytes.HasPrefix(raw, b.own) {
+		return // our own, heard back: not decoded (every post of ours, ~4 % of the CPU)
+	}
 	var m busMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m.Node == b.node {
 		return // not ours to read, or our own
