@@ -51,9 +51,11 @@ func TestRefusedTokenAsksForANewOne(t *testing.T) {
 	if n := eval[int](alice, `authRequired`); n != 1 {
 		t.Errorf("auth_required emitted %d times, want 1", n)
 	}
-	// Since the restart: the refused handshake and the one with the new token; no SSE.
-	if ws, sse := s.requests("/ws"), s.requests("/events"); ws != 2 || sse != 0 {
-		t.Errorf("%d WebSocket and %d SSE handshakes since the key changed, want 2 and 0", ws, sse)
+	// Since the restart: the one with the new token, and the refused one unless the attempt
+	// the client checked with /api/me was made while the server was still down (a page cannot
+	// tell the two apart at a WebSocket handshake); never SSE.
+	if ws, sse := s.requests("/ws"), s.requests("/events"); ws < 1 || ws > 2 || sse != 0 {
+		t.Errorf("%d WebSocket and %d SSE handshakes since the key changed, want 1 or 2 and 0", ws, sse)
 	}
 	if got := eval[string](alice, `JSON.parse(localStorage.getItem('switchboard.transport')).t`); got != "ws" {
 		t.Errorf("remembered transport %q, want ws", got)
