@@ -85,11 +85,7 @@ func (p *pump) run(mayWait bool) {
 		msgs, replayDue, err := p.c.drain(p.ctx, p.msgs[:0], maxBatch, mayWait)
 		if err != nil { // closed: its last messages, then the end of the stream
 			p.msgs = msgs
-			if mayWait {
-				p.close()
-			} else {
-				go p.close()
-			}
+			p.waitable(mayWait, p.close)
 			return
 		}
 		var werr error
@@ -107,11 +103,7 @@ func (p *pump) run(mayWait bool) {
 		p.msgs = msgs
 		if werr != nil {
 			p.c.Close(ReasonClientGone) // unless it closed for its own reason first
-			if mayWait {
-				p.end()
-			} else {
-				go p.end()
-			}
+			p.waitable(mayWait, p.end)
 			return
 		}
 		if replayDue {
@@ -129,6 +121,16 @@ func (p *pump) run(mayWait bool) {
 		if !p.running.CompareAndSwap(false, true) {
 			return // a newer kick has its own writer
 		}
+	}
+}
+
+// waitable runs fn, which may wait, here when the writer may wait, else on a goroutine of its
+// own: a shared writer never waits.
+func (p *pump) waitable(mayWait bool, fn func()) {
+	if mayWait {
+		fn()
+	} else {
+		go fn()
 	}
 }
 

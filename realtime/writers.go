@@ -7,10 +7,8 @@ import (
 
 // writers are the process's shared stream writers, one per core: a pump that events were
 // queued for is handed to one of them, which writes the batch without waiting (outConn) and
-// moves on. Before, every kick started a goroutine of its own — at 5,000 subscribers of a room,
-// 5,000 goroutines started, grew their stacks and exited per message, about a fifth of the
-// server's CPU. Work that may wait (reading the log for a replay, ending a stream) still runs on
-// a goroutine of its own.
+// moves on, so a message to 5,000 subscribers starts no goroutine. Work that may wait
+// (reading the log for a replay, ending a stream) runs on a goroutine of its own.
 var writers struct {
 	once  sync.Once
 	ready chan *pump
