@@ -114,6 +114,8 @@ times=$repeat row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -
 row fanout-mix-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport mix
 times=$repeat row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
 times=$repeat row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
+row fanout-sse-100 "$t_long" -scenario fanout -n "$n_fan" -rate 100 -duration "$d10"
+row fanout-ws-100 "$t_long" -scenario fanout -n "$n_fan" -rate 100 -duration "$d10" -transport ws
 row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 row stall-baseline "$t_mid" -scenario stall -n "$n_stall" -stalled 0 -rate 50 -size 16384 -payload publish -duration "$d_stall"
 times=$repeat row publish-pg "$t_short" -database-url "$pg" -scenario publish -concurrency 64 -duration "$d10"

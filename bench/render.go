@@ -153,7 +153,7 @@ func render(w *bytes.Buffer, all []record, skipped []string) {
 		}
 	}
 	if len(busy) > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("%d of %d runs started with a load average above the core count — other work shared the machine and their latencies are noisy: %s",
+		p.notes = append(p.notes, fmt.Sprintf("%d of %d runs started with a load average above the core count — the previous run's load still in the one-minute average, or other work on the machine: %s",
 			len(busy), len(recs), strings.Join(busy, ", ")))
 	}
 	if len(p.notes) > 0 {
@@ -408,18 +408,26 @@ func (p *page) fanout() {
 				v.row("n", 5000, "duration_s", 20)
 				v.check(r.num("latency_p99_ms") <= 35, "p99 > 35 ms")
 			case 50:
-				capNote := p.note("A fixed 50 msg/s to 5,000 subscribers makes at most 250,000 deliveries/s, so the issue's ≥ 300,000/s cannot be reached by this row as specified; the verdict checks that deliveries/s kept up with rate × subscribers (≥ 95 %) instead.")
-				target, others = "ratio 1, p99 ≤ 150 ms, ≥ 300,000/s"+capNote, "170,000–247,000/s, p99 220–430 ms"
+				target, others = "ratio 1, p99 ≤ 150 ms, ≥ 300,000/s"+p.note(capacityNote), "170,000–247,000/s, p99 220–430 ms"
 				v.row("n", 5000, "duration_s", 10)
 				v.check(r.num("latency_p99_ms") <= 150, "p99 > 150 ms")
 				v.check(r.num("deliveries_per_s") >= 0.95*rate*r.num("n"), "deliveries/s below 95 % of rate × n")
+			case 100:
+				target, others = "ratio 1, ≥ 300,000/s"+p.note(capacityNote), "saturated at 170,000–247,000/s"
+				v.row("n", 5000, "duration_s", 10)
+				v.check(r.num("deliveries_per_s") >= 300_000, "below 300,000 deliveries/s")
 			}
 			if tr == "ws" {
-				target += ", within 10 % of SSE"
+				issueRow := rate == 10 || rate == 50 // "fanout on WebSocket, same two rows"
+				if issueRow {
+					target += ", within 10 % of SSE"
+				}
 				if sse := p.twin(r, "sse"); sse != nil {
 					d := r.num("latency_p99_ms")/sse.num("latency_p99_ms") - 1
 					v.notes = append(v.notes, fmt.Sprintf("p99 %+.0f %% vs SSE", d*100))
-					v.check(d <= 0.10, "p99 more than 10 % above SSE")
+					if issueRow {
+						v.check(d <= 0.10, "p99 more than 10 % above SSE")
+					}
 				}
 			}
 		}
@@ -432,6 +440,9 @@ func (p *page) fanout() {
 	p.table([]string{"run", "transport", "subs × rate × time", "ratio", "dups", "p50 / p90 / p99 / max", "POST p99",
 		"deliveries/s", "CPU server / generator", "target", "others (issue 7)", "verdict"}, rows)
 }
+
+// capacityNote explains the rows that show the deliveries/s issue 7 asks of the 50/s row.
+const capacityNote = "A fixed 50 msg/s to 5,000 subscribers makes at most 250,000 deliveries/s, so the issue's ≥ 300,000/s cannot be reached by that row as specified: its verdict checks that deliveries/s kept up with rate × subscribers (≥ 95 %) instead, and the 100/s rows (500,000 offered) show whether ≥ 300,000/s are delivered, with ratio 1."
 
 // twin finds the fanout run on transport that has r's parameters.
 func (p *page) twin(r record, transport string) record {
