@@ -8,7 +8,8 @@
 # Environment:
 #   QUICK=1          shrink every run (connections, duration, time limit)
 #   ONLY="a b"       run only the rows with these labels, appending to the results (a rerun
-#                    replaces a row of the same label when rendering); default: all, fresh file
+#                    replaces a row of the same label when rendering; "hub" reruns the hub's
+#                    go test -bench); default: all, fresh file
 #   SERVER_BIN=path  spawn this server binary instead of building the working tree
 #                    (SERVER_REV names its revision)
 #   PG_URL=…         PostgreSQL base URL (default postgres://postgres@127.0.0.1:5432/test)
@@ -129,7 +130,32 @@ row rooms "$t_mid" -scenario rooms -n "$n_rooms" -rooms 50 -posters 0.1 -rate 20
 row cluster-2 "$t_long" -database-url "$pg" -scenario cluster -nodes 2 -n "$n_cluster" -rate 20 -duration "$d20"
 row cluster-2-ceiling "$t_mid" -database-url "$pg" -scenario cluster -nodes 2 -n 100 -rate 0 -concurrency 128 -duration "$d10"
 
+# The hub's own benchmark: one publish to 1, 100 and 10,000 subscribers, in process.
+hub=${results%.jsonl}-hub.txt
+if [[ -z ${ONLY:-} || " $ONLY " == *" hub "* ]]; then
+	echo "== $(date -u +%H:%M:%S) hub: go test -run '^\$' -bench Publish -benchmem -count $repeat ./realtime/" | tee -a "$log" >&2
+	echo "revision: $rev" >"$tmp/hub"
+	if go test -run '^$' -bench Publish -benchmem -count "$repeat" ./realtime/ >>"$tmp/hub" 2>&1; then
+		mv "$tmp/hub" "$hub"
+	else
+		failed+=(hub)
+		cat "$tmp/hub" >>"$log"
+		echo "   hub FAILED: $(tail -n 3 "$tmp/hub" | tr '\n' ' ')" >&2
+	fi
+fi
+
 "$tmp/bench" -render "$results" >"$tmp/md"
+if [[ -f $hub ]]; then
+	{
+		printf '\n## Hub: one publish, in process\n\n'
+		printf '`go test -run '"'"'^$'"'"' -bench Publish -benchmem -count %s ./realtime/` (server revision `%s`):\n' \
+			"$(grep -c 'subscribers=1-' "$hub")" "$(sed -n 's/^revision: //p' "$hub")"
+		printf 'a publish fanned out to n subscribers, each draining its queue as its writer would (no\n'
+		printf 'sockets). Allocations per publish must not grow with n: the event is encoded once and shared.\n\n```\n'
+		grep -E '^(cpu:|Benchmark)' "$hub"
+		printf '```\n'
+	} >>"$tmp/md"
+fi
 # The hand-written reading of the figures (profiles, limits of this machine) follows them.
 if [[ -f bench/analysis.md ]]; then
 	printf '\n' >>"$tmp/md"
