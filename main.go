@@ -392,6 +392,7 @@ func runServer(args []string) error {
 		Auth:             auth,
 		SSE:              realtime.SSEOptions{Retry: c.sseRetry, Prelude: c.ssePrelude, WriteTimeout: c.writeTimeout},
 		WSOriginPatterns: splitList(c.wsOrigins),
+		WSWriteTimeout:   c.writeTimeout,
 		DisableWebSocket: c.disableWS,
 		PollTimeout:      c.pollTimeout,
 		TrustProxy:       c.trustProxy,

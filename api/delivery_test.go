@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -517,6 +518,42 @@ func TestStalledWebSocketReaderIsDisconnected(t *testing.T) {
 	stalled.SetReadDeadline(time.Now().Add(wait))
 	if _, err := io.Copy(io.Discard, stalled); err != nil {
 		t.Fatalf("the stalled WebSocket was not closed by the server: %v", err)
+	}
+}
+
+// TestStalledReaderInAQuietRoomIsDisconnected: a client that stops reading once a few
+// messages have filled its socket — too few to overflow its queue — is cut off by the write
+// timeout, on SSE and on WebSocket, although nothing more is posted and no heartbeat is due.
+func TestStalledReaderInAQuietRoomIsDisconnected(t *testing.T) {
+	open := map[string]func(e *env, token string) net.Conn{
+		"sse": func(e *env, token string) net.Conn {
+			conn, _ := openStalledStream(t, e, token, "rooms=quiet")
+			return conn
+		},
+		"ws": func(e *env, token string) net.Conn { return openStalledWS(t, e, token, "rooms=quiet") },
+	}
+	for name, open := range open {
+		t.Run(name, func(t *testing.T) {
+			// Longer than posting takes, so that no post follows the timed-out write: the
+			// stream must end on the failure itself.
+			const timeout = time.Second
+			e := newEnv(t, db.SQLite, smallSendBuffers, withAPI(func(c *api.Config) {
+				c.SSE.WriteTimeout, c.WSWriteTimeout = timeout, timeout
+			}))
+			alice := e.token("alice", "Alice")
+			stalled := open(e, e.token("sleepy", "Sleepy"))
+			content := strings.Repeat("é", 996) // 2 KB per message: 400 KB, far more than the sockets hold
+			for i := range 200 {
+				e.post(alice, "quiet", fmt.Sprintf("%04d%s", i, content))
+			}
+			waitUntil(t, "the server ending the stalled stream", func() bool {
+				return !slices.ContainsFunc(e.hub.Conns(), func(c *realtime.Conn) bool { return c.User().ID == "sleepy" })
+			})
+			stalled.SetReadDeadline(time.Now().Add(wait)) // what the sockets held, then the end
+			if _, err := io.Copy(io.Discard, stalled); err != nil {
+				t.Fatalf("the stalled stream was not closed by the server: %v", err)
+			}
+		})
 	}
 }
 

@@ -26,6 +26,7 @@ type Config struct {
 	// host always is).
 	WSOriginPatterns []string
 	WSReadLimit      int64
+	WSWriteTimeout   time.Duration // a WebSocket write blocked this long ends the stream (default 10 s)
 	DisableWebSocket bool          // answer /ws with 404, as behind a proxy that refuses upgrades
 	PollTimeout      time.Duration // longest a long-poll waits for events (default 25 s)
 	BodyLimit        string        // largest REST request body (default "64KB")

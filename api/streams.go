@@ -46,6 +46,7 @@ func (s *Server) handleWS(c echo.Context) error {
 	err = realtime.ServeWS(c.Response(), r, conn, realtime.WSOptions{
 		OriginPatterns: s.cfg.WSOriginPatterns,
 		ReadLimit:      s.cfg.WSReadLimit,
+		WriteTimeout:   s.cfg.WSWriteTimeout,
 		Handle:         s.handleClientMessage,
 	}, func() { s.closeConn(conn) })
 	if err != nil {

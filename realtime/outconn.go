@@ -20,7 +20,7 @@ import (
 type outConn struct {
 	net.Conn
 	raw     syscall.RawConn // nil: the connection is no socket (TLS, a test pipe); writes wait
-	timeout time.Duration   // for a kept write; 0: none (a WebSocket's pings judge the client)
+	timeout time.Duration   // for a kept write; 0: none
 	drained atomic.Pointer[func()]
 	aborted atomic.Bool
 
@@ -81,6 +81,14 @@ func (c *outConn) busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.flushing
+}
+
+// state reports whether kept bytes are still going out, and the failure that ended writing,
+// if one did (a kept write that timed out on a stalled client).
+func (c *outConn) state() (busy bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushing, c.err
 }
 
 // wait returns once nothing kept is left to write, and the first failure if any.
@@ -159,14 +167,16 @@ func (c *outConn) flush() {
 		c.mu.Lock()
 		b := c.buf
 		if len(b) == 0 || c.err != nil {
+			// Fast writes run without a deadline. Cleared before flushing ends: once it has,
+			// the next flush may set its own, which this must not undo.
+			if c.timeout > 0 && !c.aborted.Load() {
+				_ = c.Conn.SetWriteDeadline(time.Time{})
+			}
 			c.buf, c.flushing = nil, false
 			c.idle.Broadcast()
 			c.mu.Unlock()
 			if b != nil {
 				putBuf(b)
-			}
-			if c.timeout > 0 && !c.aborted.Load() { // fast writes run without a deadline
-				_ = c.Conn.SetWriteDeadline(time.Time{})
 			}
 			if fn := c.drained.Load(); fn != nil {
 				(*fn)()

@@ -74,7 +74,13 @@ func (p *pump) ping() {
 // hands such work to one.
 func (p *pump) run(mayWait bool) {
 	for {
-		if p.out.busy() {
+		busy, err := p.out.state()
+		if err != nil { // a kept write failed: end now, not at the next event or heartbeat
+			p.c.Close(ReasonClientGone) // unless it closed for its own reason first
+			p.waitable(mayWait, p.end)
+			return
+		}
+		if busy {
 			p.running.Store(false)
 			// The flush's end kicks once busy is over; checked again after running is clear.
 			if p.out.busy() || !p.running.CompareAndSwap(false, true) {

@@ -23,6 +23,10 @@ type WSOptions struct {
 	// host always is). Never "*": that would allow cross-site WebSocket hijacking.
 	OriginPatterns []string
 	ReadLimit      int64 // largest client message in bytes (default 32 KiB)
+	// WriteTimeout ends the stream when what the socket did not take at once is still not
+	// written after this long: a client that stopped reading (default 10 s). Pings cannot
+	// tell, since none go out behind such a write.
+	WriteTimeout time.Duration
 	// Handle carries out a client's in-band action. A returned *Fault goes back to the client
 	// as a fault event; the connection stays open. It runs on the connection's reader
 	// goroutine, one message at a time.
@@ -32,6 +36,9 @@ type WSOptions struct {
 func (o *WSOptions) setDefaults() {
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 32 << 10
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
 	}
 }
 
@@ -43,7 +50,7 @@ func (o *WSOptions) setDefaults() {
 func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done func()) error {
 	o.setDefaults()
 	out := &outConn{}
-	ws, err := websocket.Accept(&outWriter{ResponseWriter: w, out: out}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(&outWriter{ResponseWriter: w, out: out, timeout: o.WriteTimeout}, r, &websocket.AcceptOptions{
 		OriginPatterns:  o.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled, // ~1.2 MB per connection otherwise
 	})
@@ -53,7 +60,7 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 	}
 	ws.SetReadLimit(o.ReadLimit)
 	s := &wsSink{c: c, ws: ws, out: out, heartbeatWithin: c.hub.cfg.Heartbeat}
-	c.OnAbort(func() { s.closeWith(websocket.StatusTryAgainLater, "slow consumer: resume from your cursor") })
+	c.OnAbort(func() { s.closeWith(wsCloseStatus(c)) })
 	p := startPump(c, s, out, done)
 	go readClient(p.ctx, p.kick, ws, c, o.Handle)
 	return nil
@@ -101,8 +108,9 @@ func (s *wsSink) closeWith(code websocket.StatusCode, reason string) {
 // errWSClosing refuses data frames after the close frame.
 var errWSClosing = errors.New("websocket: closing")
 
-// sendBatch writes msgs as text frames with one write. No deadline: a stalled client is cut
-// off by its overflowing queue or a failed ping.
+// sendBatch writes msgs as text frames with one write. It never waits: a stalled client is
+// cut off by its overflowing queue, the write timeout of what its socket did not take, or a
+// failed ping.
 func (s *wsSink) sendBatch(msgs []Message) error {
 	if len(msgs) == 0 {
 		return nil

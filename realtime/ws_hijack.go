@@ -4,17 +4,19 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"time"
 )
 
 // outWriter hands coder/websocket an outConn when it hijacks the connection, so that its
 // writes never wait on a shared writer and a batch of its messages goes out in one write.
 type outWriter struct {
 	http.ResponseWriter
-	out *outConn
+	out     *outConn
+	timeout time.Duration // for writes the socket did not take at once
 }
 
-// Hijack takes the connection over from the HTTP server and wraps it in w.out. Its writes
-// have no deadline: a stalled client is cut off by its overflowing queue or a failed ping.
+// Hijack takes the connection over from the HTTP server and wraps it in w.out, whose kept
+// writes time out after w.timeout.
 func (w *outWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
@@ -24,6 +26,6 @@ func (w *outWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.Close()
 		return nil, nil, err
 	}
-	w.out.attach(nc, 0)
+	w.out.attach(nc, w.timeout)
 	return w.out, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.out, brw.Writer.Size())), nil
 }
