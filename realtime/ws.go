@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -62,7 +63,7 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 	s := &wsSink{c: c, ws: ws, out: out, heartbeatWithin: c.hub.cfg.Heartbeat}
 	c.OnAbort(func() { s.closeWith(wsCloseStatus(c)) })
 	p := startPump(c, s, out, done)
-	go readClient(p.ctx, p.kick, ws, c, o.Handle)
+	go s.readClient(p.ctx, p.kick, o.Handle)
 	return nil
 }
 
@@ -81,6 +82,9 @@ type wsSink struct {
 	ws              *websocket.Conn
 	out             *outConn
 	heartbeatWithin time.Duration
+	// actions counts the starts and ends of client actions, which the reader carries out
+	// instead of reading pongs: odd while one runs.
+	actions atomic.Uint64
 
 	mu     sync.Mutex // orders every data frame before the close frame
 	closed bool       // the close frame was sent, or is about to be
@@ -144,12 +148,17 @@ func appendWSHeader(b []byte, n int) []byte {
 	return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
 }
 
-// heartbeat pings the client; one that does not answer within a heartbeat is gone.
+// heartbeat pings the client; one that does not answer within a heartbeat is gone. The pong
+// is read by the reader goroutine, so a ping that times out while it was carrying out a slow
+// action (a database wait) judges nothing: the next heartbeat pings again.
 func (s *wsSink) heartbeat() error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.heartbeatWithin)
 		defer cancel()
-		if err := s.ws.Ping(ctx); err != nil && ctx.Err() == context.DeadlineExceeded {
+		before := s.actions.Load()
+		err := s.ws.Ping(ctx)
+		readerFree := before%2 == 0 && s.actions.Load() == before // no action during the wait
+		if err != nil && ctx.Err() == context.DeadlineExceeded && readerFree {
 			s.c.Close(ReasonClientGone)
 			s.c.abortWrites()
 		}
@@ -161,8 +170,8 @@ func (s *wsSink) close() { s.ws.CloseNow() }
 
 // readClient reads client messages until the connection ends; the WebSocket must always be
 // read for control frames (pongs, close) to be processed.
-func readClient(ctx context.Context, wake func(), ws *websocket.Conn, c *Conn,
-	handle func(context.Context, *Conn, ClientMessage) error) {
+func (s *wsSink) readClient(ctx context.Context, wake func(), handle func(context.Context, *Conn, ClientMessage) error) {
+	ws, c := s.ws, s.c
 	for {
 		typ, data, err := ws.Read(ctx)
 		if err != nil {
@@ -177,7 +186,9 @@ func readClient(ctx context.Context, wake func(), ws *websocket.Conn, c *Conn,
 		}
 		m, err := ParseClientMessage(data)
 		if err == nil {
+			s.actions.Add(1)
 			err = dispatch(ctx, c, m, handle)
+			s.actions.Add(1)
 		}
 		if err != nil {
 			var f *Fault
