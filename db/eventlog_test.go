@@ -330,3 +330,58 @@ func TestConcurrentPostsGroupCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestPostOutlivesItsCaller: a caller that gives up while its message waits for the topic
+// still gets the message as committed, with its event to announce; otherwise a message stored
+// after its caller left would reach no one on this node, and a retry with its client_id
+// would find it stored, with no event. (No client_id here: ctx does bound that lookup.)
+func TestPostOutlivesItsCaller(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if err := d.UpsertUser(ctx, db.User{ID: "alice", Name: "Alice"}); err != nil {
+			t.Fatal(err)
+		}
+		room, _, err := d.EnsureRoom(ctx, "slow", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.LoadTopic(ctx, "room:slow"); err != nil {
+			t.Fatal(err)
+		}
+		// Hold what the batch needs: the topic's row on PostgreSQL, the write lock on SQLite.
+		hold, err := d.SQL().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hold.Rollback() // after Commit, a no-op; on a failure, the batch is let through
+		if _, err := hold.Exec("UPDATE topics SET head = head WHERE name = 'room:slow'"); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		type result struct {
+			ev      db.Appended
+			created bool
+			err     error
+		}
+		done := make(chan result, 1)
+		go func() {
+			_, ev, created, err := d.PostMessage(cctx, db.NewMessage{Room: room, Topic: "room:slow", UserID: "alice",
+				Content: "hi"}, "chat_message", func(db.Message) ([]byte, error) { return []byte(`{}`), nil })
+			done <- result{ev, created, err}
+		}()
+		cancel() // the client hangs up while its message waits
+		select {
+		case r := <-done:
+			t.Fatalf("PostMessage returned before the topic was free: created %v, err %v", r.created, r.err)
+		case <-time.After(100 * time.Millisecond): // a negative: nothing may arrive
+		}
+		if err := hold.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if r.err != nil || !r.created || r.ev.Offset != 1 {
+			t.Fatalf("after its caller left: created %v, event offset %d, err %v; want the committed message and its event",
+				r.created, r.ev.Offset, r.err)
+		}
+	})
+}

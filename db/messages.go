@@ -45,7 +45,8 @@ var ErrClientIDReused = fmt.Errorf("%w: client_id already used for a message in 
 // PostMessage stores a message and its event, committed together with whatever other messages
 // of the same topic are waiting (group commit). encode builds the event's envelope from the
 // message as stored. When the author already posted a message with the same client id, that
-// message is returned with created false, and nothing is written.
+// message is returned with created false, and nothing is written. ctx bounds the lookup of a
+// repeated client id, not the commit: a queued message's outcome is always returned.
 func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 	encode func(Message) ([]byte, error)) (msg Message, ev Appended, created bool, err error) {
 	if nm.ClientID != "" {
@@ -55,12 +56,10 @@ func (d *DB) PostMessage(ctx context.Context, nm NewMessage, eventType string,
 	}
 	r := &postRequest{nm: nm, typ: eventType, encode: encode, done: make(chan postResult, 1)}
 	d.enqueuePost(r)
-	var res postResult
-	select {
-	case res = <-r.done:
-	case <-ctx.Done():
-		return Message{}, Appended{}, false, ctx.Err() // it may still be stored: a retry with its client_id finds it
-	}
+	// Once queued, the outcome is waited for whatever ctx says (a batch gives up after 30 s):
+	// a message committed after its caller had left would otherwise be announced to no one
+	// on this node, and a retry with its client_id would find it stored, with no event.
+	res := <-r.done
 	if errors.Is(res.err, ErrConflict) && nm.ClientID != "" {
 		msg, err = d.messageByClientID(ctx, nm) // a concurrent retry won the race
 		return msg, Appended{}, false, err
