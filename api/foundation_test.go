@@ -162,6 +162,10 @@ func TestBadInputGetsJSONErrors(t *testing.T) {
 			{"missing content", "POST", "/api/rooms/general/messages", alice, `{}`, 400, "validation_failed", "content"},
 			{"content too long", "POST", "/api/rooms/general/messages", alice, `{"content":"` + strings.Repeat("é", 1001) + `"}`, 400, "validation_failed", "content"},
 			{"content not a string", "POST", "/api/rooms/general/messages", alice, `{"content":5}`, 400, "validation_failed", "content"},
+			{"NUL in content", "POST", "/api/rooms/general/messages", alice, `{"content":"a\u0000b"}`, 400, "validation_failed", ""},
+			{"NUL after an escaped backslash", "POST", "/api/rooms/general/messages", alice, `{"content":"\\\u0000"}`, 400, "validation_failed", ""},
+			{"NUL in client_id", "POST", "/api/rooms/general/messages", alice, `{"content":"x","client_id":"\u0000"}`, 400, "validation_failed", ""},
+			{"the text \\u0000 is no NUL", "POST", "/api/rooms/general/messages", alice, `{"content":"a\\u0000b"}`, 201, "", ""},
 			{"malformed JSON", "POST", "/api/rooms/general/messages", alice, `{"content":`, 400, "invalid_json", ""},
 			{"JSON array", "POST", "/api/rooms/general/messages", alice, `["x"]`, 400, "invalid_json", ""},
 			{"empty body", "POST", "/api/rooms/general/join", alice, ``, 400, "invalid_json", ""},
@@ -222,6 +226,7 @@ func TestWebSocketGarbageGetsFaults(t *testing.T) {
 			{map[string]any{"type": "join_room", "room": "bad room"}, "validation_failed"},
 			{map[string]any{"type": "chat_message", "room": "general"}, "validation_failed"},
 			{map[string]any{"type": "chat_message", "room": "general", "data": map[string]string{"content": ""}}, "validation_failed"},
+			{map[string]any{"type": "chat_message", "room": "general", "data": map[string]string{"content": "a\x00b"}}, "validation_failed"},
 			{map[string]any{"type": "leave_room", "room": "general"}, "not_subscribed"},
 		}
 		for _, c := range cases {

@@ -49,6 +49,9 @@ func checkContent(content string) error {
 	if !utf8.ValidString(content) {
 		return invalid("content", "content must be valid UTF-8")
 	}
+	if strings.ContainsRune(content, 0) {
+		return invalid("content", "content must not contain the NUL character (\\u0000)")
+	}
 	if strings.TrimSpace(content) == "" {
 		return invalid("content", "content must not be empty")
 	}
@@ -61,6 +64,9 @@ func checkContent(content string) error {
 func checkClientID(id string) error {
 	if len(id) > maxClientIDLen {
 		return invalid("client_id", "client_id must be at most %d characters", maxClientIDLen)
+	}
+	if strings.ContainsRune(id, 0) {
+		return invalid("client_id", "client_id must not contain the NUL character (\\u0000)")
 	}
 	return nil
 }
@@ -84,6 +90,9 @@ func decodeJSON(body []byte, v any) error {
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
 		return badRequest("invalid_json", "", "the request body must be a JSON object")
 	}
+	if hasNULEscape(body) {
+		return badRequest("validation_failed", "", "text must not contain the NUL character (\\u0000): it cannot be stored")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -100,6 +109,26 @@ func decodeJSON(body []byte, v any) error {
 		return badRequest("invalid_json", "", "the request body must hold one JSON object")
 	}
 	return nil
+}
+
+// hasNULEscape reports whether a JSON text holds a NUL character: the escape \u0000, its
+// backslash not itself escaped (JSON strings carry control characters only as escapes).
+func hasNULEscape(body []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		slashes := 1
+		for k := j - 1; k >= 0 && body[k] == '\\'; k-- {
+			slashes++
+		}
+		if slashes%2 == 1 {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 func jsonTypeName(kind string) string {
