@@ -37,6 +37,7 @@ type Bus struct {
 	d        *DB
 	node     string
 	own      []byte // how this node's messages begin (busMessage's first field)
+	seq      atomic.Uint64
 	channel  string
 	handlers BusHandlers
 	listener *pq.Listener
@@ -116,7 +117,11 @@ func (b *Bus) onListenerEvent(ev pq.ListenerEventType, err error) {
 
 // busMessage is the wire form of everything on the bus.
 type busMessage struct {
-	Node string          `json:"n"`
+	Node string `json:"n"`
+	// Seq numbers a node's broadcasts: PostgreSQL delivers identical payloads sent in one
+	// transaction once, and a presence update can repeat one sent just before (leave, join,
+	// leave).
+	Seq  uint64          `json:"s,omitempty"`
 	Kind string          `json:"k"`
 	Data json.RawMessage `json:"d,omitempty"`
 
@@ -131,10 +136,11 @@ type busMessage struct {
 
 const kindEvent, kindPart = "e", "part"
 
-// ownPrefix is how encoding/json begins every busMessage of node: its first field.
+// ownPrefix is how encoding/json begins every busMessage of node: its first field, whole (the
+// node id may itself hold a comma).
 func ownPrefix(node string) []byte {
-	b, _ := json.Marshal(busMessage{Node: node})
-	return b[:bytes.IndexByte(b, ',')+1]
+	id, _ := json.Marshal(node)
+	return append(append([]byte(`{"n":`), id...), ',')
 }
 
 // eventNotice is the NOTIFY payload of a committed event: inline when it fits, else only its
@@ -176,7 +182,7 @@ func (d *DB) notifyQuery(tx bun.IDB, channel string, evs []Appended) string {
 // Broadcast sends a message to every other node. It never blocks: when the send queue is full
 // the message is dropped and counted.
 func (b *Bus) Broadcast(kind string, data []byte) {
-	msg, err := json.Marshal(busMessage{Node: b.node, Kind: kind, Data: data})
+	msg, err := json.Marshal(busMessage{Node: b.node, Seq: b.seq.Add(1), Kind: kind, Data: data})
 	if err != nil {
 		return
 	}

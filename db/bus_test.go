@@ -2,6 +2,7 @@ package db
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -12,9 +13,10 @@ func TestOwnPrefixMatchesOnlyTheNodesOwnMessages(t *testing.T) {
 	ev := Appended{Topic: "room:a", TopicID: 7, Offset: 3, Type: "chat_message", Envelope: []byte(`{"type":"chat_message"}`)}
 	big := Appended{Topic: "room:a", TopicID: 7, Offset: 4, Type: "chat_message",
 		Envelope: []byte(`{"x":"` + strings.Repeat("y", 3*maxNotify) + `"}`)}
-	for _, node := range []string{"n1", `odd "node" \ id`} {
+	for _, node := range []string{"n1", `odd "node" \ id`, "eu,1"} {
 		own := ownPrefix(node)
-		mine := [][]byte{[]byte(eventNotice(node, ev)), []byte(eventNotice(node, big))}
+		broadcast, _ := json.Marshal(busMessage{Node: node, Seq: 9, Kind: "hub.room", Data: []byte(`{}`)})
+		mine := [][]byte{[]byte(eventNotice(node, ev)), []byte(eventNotice(node, big)), broadcast}
 		mine = append(mine, split(node, bytes.Repeat([]byte("z"), 3*maxNotify))...)
 		for _, m := range mine {
 			if !bytes.HasPrefix(m, own) {
