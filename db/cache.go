@@ -15,8 +15,9 @@ const cacheMax = 100_000
 // ttlCache remembers values, found or not, for cacheTTL. Posting a message needs its room and
 // the poster's membership: read them from the database once per cacheTTL, not on every post.
 type ttlCache[K comparable, V any] struct {
-	mu      sync.Mutex // guards entries
+	mu      sync.Mutex // guards entries and gen
 	entries map[K]cached[V]
+	gen     uint64 // bumped by every forget: a value read before it may be stale
 }
 
 type cached[V any] struct {
@@ -36,9 +37,21 @@ func (c *ttlCache[K, V]) get(k K) (V, error, bool) {
 	return e.value, e.err, true
 }
 
-func (c *ttlCache[K, V]) put(k K, v V, err error) {
+// generation returns what a read from the database starts at; put it with the value read.
+func (c *ttlCache[K, V]) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers v, read at generation gen, unless something was forgotten since: a change
+// committed while v was being read would otherwise be undone until the entry expires.
+func (c *ttlCache[K, V]) put(k K, v V, err error, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= cacheMax {
 		c.entries = make(map[K]cached[V])
 	}
@@ -49,6 +62,7 @@ func (c *ttlCache[K, V]) forget(k K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, k)
+	c.gen++
 }
 
 type memberKey struct{ room, user string }

@@ -35,10 +35,11 @@ func (d *DB) GetMember(ctx context.Context, roomID, userID string) (Member, erro
 	if m, err, ok := d.members.get(k); ok {
 		return m, err
 	}
+	gen := d.members.generation()
 	var m Member
 	err := mapErr(d.bun.NewSelect().Model(&m).Where("room_id = ? AND user_id = ?", roomID, userID).Scan(ctx))
 	if err == nil || errors.Is(err, ErrNotFound) {
-		d.members.put(k, m, err)
+		d.members.put(k, m, err, gen)
 	}
 	return m, err
 }

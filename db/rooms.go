@@ -39,10 +39,11 @@ func (d *DB) GetRoom(ctx context.Context, key string) (Room, error) {
 	if r, err, ok := d.rooms.get(key); ok {
 		return r, err
 	}
+	gen := d.rooms.generation()
 	var r Room
 	err := mapErr(d.bun.NewSelect().Model(&r).Where("key = ?", key).Scan(ctx))
 	if err == nil || errors.Is(err, ErrNotFound) {
-		d.rooms.put(key, r, err)
+		d.rooms.put(key, r, err, gen)
 	}
 	return r, err
 }
@@ -61,7 +62,7 @@ func (d *DB) EnsureRoom(ctx context.Context, key, createdBy string) (room Room, 
 		return Room{}, false, mapErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		d.rooms.put(key, room, nil)
+		d.rooms.forget(key) // the cached "not found"; the next read fills it
 		return room, true, nil
 	}
 	d.rooms.forget(key)             // someone else created it: the cached "not found" is wrong
