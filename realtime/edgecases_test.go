@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -176,4 +178,42 @@ func TestAudienceLimitsDeliveryLiveAndOnReplay(t *testing.T) {
 func announcements(t *testing.T, msgs []Message) []int {
 	t.Helper()
 	return numbersOf(t, msgs, EventSystemAnnouncement)
+}
+
+// TestJoinRacingDisconnectLeavesNoGhost: a room join racing with the connection's end must
+// not leave the user shown in the room with no connection (the leave ran before the join's
+// presence entry, found nothing to undo, and the entry then stayed).
+func TestJoinRacingDisconnectLeavesNoGhost(t *testing.T) {
+	h := newTestHub(t, newMemStore(), Config{PresenceGrace: time.Millisecond})
+	const n, rooms = 2000, 50
+	var wg sync.WaitGroup
+	for i := range n {
+		c, err := h.Connect(context.Background(), ConnectOptions{User: User{ID: fmt.Sprint("u", i)}, Transport: TransportSSE})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic := RoomTopic(fmt.Sprint("r", i%rooms))
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = h.Subscribe(context.Background(), c, topic) }()
+		go func() {
+			defer wg.Done()
+			for !c.Subscribed(topic) && !c.out.isClosed() {
+				runtime.Gosched() // disconnect right after the join registers
+			}
+			h.Disconnect(c)
+		}()
+	}
+	wg.Wait()
+	inRooms := func() int {
+		total := 0
+		for i := range rooms {
+			total += h.OnlineCount(fmt.Sprint("r", i))
+		}
+		return total
+	}
+	for deadline := time.Now().Add(5 * time.Second); inRooms() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) { // the leaves' grace (1 ms) is long over
+			t.Fatalf("%d users still shown in rooms with no connection left", inRooms())
+		}
+	}
 }

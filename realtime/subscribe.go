@@ -49,10 +49,12 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 		}
 		t.mu.Unlock()
 		c.topics[ctl.topic] = t
-		c.mu.Unlock()
+		// Entered before c.mu is let go: a Disconnect or Unsubscribe waiting for it finds
+		// the topic, and its leave must come after this enter, or the user stays forever.
 		if _, room := RoomOf(ctl.topic); room && added {
 			h.presence.enter(ctl.topic, c.user)
 		}
+		c.mu.Unlock()
 		return ctl, nil
 	}
 }
