@@ -31,7 +31,16 @@ func (s *Server) joinRoom(ctx context.Context, p Principal, conn *realtime.Conn,
 	if err := s.mayJoin(ctx, p, key); err != nil {
 		return err
 	}
-	return s.subscribe(ctx, conn, key)
+	if err := s.subscribe(ctx, conn, key); err != nil {
+		return err
+	}
+	// Checked again once subscribed: a removal, or the room turning private or archived,
+	// committed after the first check took the room's subscribers before this one was one.
+	if _, err := s.readable(ctx, p, key, false); err != nil {
+		_ = s.hub.Unsubscribe(conn, realtime.RoomTopic(key), "forbidden")
+		return err
+	}
+	return nil
 }
 
 // mayJoin checks that p may subscribe to a room, creating it on first use.
