@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -89,7 +90,7 @@ func ParseCursor(s string) (Cursor, error) {
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		delta := r.uvarint()
 		offset := r.uvarint()
-		if delta == 0 || delta > 1<<62 {
+		if delta == 0 || delta > uint64(math.MaxInt64-prev) { // ids only grow, and never wrap
 			r.err = errors.New("topics out of order")
 			break
 		}

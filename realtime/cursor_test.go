@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,8 +36,14 @@ func TestCursorWith64TopicsIsSmall(t *testing.T) {
 
 func TestParseCursorRejectsGarbage(t *testing.T) {
 	valid := Cursor{Epoch: 5, Positions: []Position{{1, 2}}}.String()
+	// Five topic-id steps of 2⁶² add up past the largest id and wrap around to 0, 2⁶², …
+	wrapping := []byte{cursorVersion, 1, 5}
+	for range 5 {
+		wrapping = binary.AppendUvarint(wrapping, 1<<62)
+		wrapping = append(wrapping, 0) // offset
+	}
 	for _, s := range []string{"", "!!!", "AA", valid + "A", valid[:len(valid)-2], strings.Repeat("A", MaxCursorLen+1),
-		Cursor{Epoch: 1, Positions: []Position{{2, 0}, {2, 0}}}.String()} {
+		Cursor{Epoch: 1, Positions: []Position{{2, 0}, {2, 0}}}.String(), base64.RawURLEncoding.EncodeToString(wrapping)} {
 		if _, err := ParseCursor(s); !errors.Is(err, ErrInvalidCursor) {
 			t.Errorf("ParseCursor(%.20q) = %v, want ErrInvalidCursor", s, err)
 		}
