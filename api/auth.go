@@ -66,6 +66,10 @@ func (k Key) check() error {
 	return nil
 }
 
+// maxSubjectLen bounds a user id (a token's sub): it names the user's topic, "user:<sub>",
+// which the hub keeps within 200 bytes.
+const maxSubjectLen = 128
+
 // Claims are the token claims Switchboard reads. sub and exp are required.
 type Claims struct {
 	jwt.RegisteredClaims
@@ -186,6 +190,10 @@ func (a *Authenticator) verify(token string) (Principal, error) {
 	}
 	if claims.Subject == "" {
 		return Principal{}, unauthorized("invalid_token", "the token has no sub claim")
+	}
+	if len(claims.Subject) > maxSubjectLen || strings.ContainsRune(claims.Subject, 0) {
+		return Principal{}, unauthorized("invalid_token",
+			fmt.Sprintf("the token's sub claim must be at most %d bytes, with no NUL character", maxSubjectLen))
 	}
 	return Principal{Expires: claims.ExpiresAt.Time, User: realtime.User{ID: claims.Subject,
 		Name: claims.Name, Avatar: claims.Avatar, Roles: claims.Roles, Permissions: claims.Permissions}}, nil

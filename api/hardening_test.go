@@ -188,6 +188,9 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		{"other issuer", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Issuer = "https://evil.example" })), "invalid_token", false},
 		{"other audience", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Audience = jwt.ClaimStrings{"billing"} })), "invalid_token", false},
 		{"no sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = "" })), "invalid_token", false},
+		{"sub too long", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = strings.Repeat("u", 129) })), "invalid_token", false},
+		{"longest sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = strings.Repeat("u", 128) })), "", true},
+		{"NUL in sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = "a\x00b" })), "invalid_token", false},
 		{"garbage", "eyJhbGciOi.not-a-token", "invalid_token", false},
 	}
 	for _, c := range cases {
