@@ -43,6 +43,7 @@ type Bus struct {
 	listener *pq.Listener
 	out      chan []byte
 	healthy  atomic.Bool
+	pinging  atomic.Bool // a ping of the listening connection is under way
 	dropped  atomic.Uint64
 	stop     context.CancelFunc
 	done     sync.WaitGroup
@@ -236,7 +237,16 @@ func (b *Bus) receive(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ping.C:
-			go b.listener.Ping()
+			// One ping at a time: on a half-open connection a ping waits until TCP gives up,
+			// and one per tick would pile up. Still waiting a tick later, it says so.
+			if !b.pinging.CompareAndSwap(false, true) {
+				b.d.log.Warn("cluster bus: the listening connection has not answered a ping for 30 s")
+				continue
+			}
+			go func() {
+				defer b.pinging.Store(false)
+				_ = b.listener.Ping()
+			}()
 		case n := <-b.listener.Notify:
 			if n == nil { // reconnected: anything in between may be lost
 				if b.handlers.Resync != nil {
