@@ -112,9 +112,27 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 			_ = conn.Send(f)
 		}
 	}
+	s.recheckRooms(ctx, p, conn, subs)
 	s.db.RecordConnect(db.ConnRecord{ConnectionID: conn.ID(), UserID: p.ID, Transport: string(req.transport),
 		RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(), ConnectedAt: time.Now()})
 	return conn, nil
+}
+
+// recheckRooms checks again, once connected, that p may read the rooms of subs, and takes
+// those it no longer may from conn (room_left, reason forbidden): a member removal, or a room
+// turning private or archived, committed after the first checks took the room's subscribers
+// before conn was one. A check that fails for another reason (the database) keeps the room.
+func (s *Server) recheckRooms(ctx context.Context, p Principal, conn *realtime.Conn, subs []realtime.Subscription) {
+	for _, sub := range subs {
+		key, room := realtime.RoomOf(sub.Topic)
+		if !room {
+			continue
+		}
+		var e *Error
+		if _, err := s.readable(ctx, p, key, false); errors.As(err, &e) && (e.Status == http.StatusForbidden || e.Status == http.StatusNotFound) {
+			_ = s.hub.Unsubscribe(conn, sub.Topic, "forbidden")
+		}
+	}
 }
 
 // closeConn removes a connection whose stream ended; the hub's OnDisconnect records why.
