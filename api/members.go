@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,7 +14,7 @@ import (
 	"switchboard/realtime"
 )
 
-const maxUserIDLen = 200
+const maxUserIDLen = maxSubjectLen // a user id is a token's sub
 
 type memberJSON struct {
 	Room     string `json:"room"`
@@ -36,8 +38,8 @@ func checkRole(role string) error {
 }
 
 func checkUserID(field, id string) error {
-	if id == "" || len(id) > maxUserIDLen {
-		return invalid(field, "%s must be a user id of 1–%d characters", field, maxUserIDLen)
+	if id == "" || len(id) > maxUserIDLen || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return invalid(field, "%s must be a user id: 1–%d bytes of UTF-8 text without NUL", field, maxUserIDLen)
 	}
 	return nil
 }
@@ -113,6 +115,15 @@ func (s *Server) handleAddMember(c echo.Context) error {
 	}
 	if !a.isAdmin() && !(a.isModerator() && body.Role == db.RoleMember) {
 		return forbidden("only the room's admins may add members (moderators may add plain members)")
+	}
+	if !a.isAdmin() { // a moderator adding a plain member must not demote an admin or moderator
+		m, err := s.db.GetMember(ctx, a.room.ID, body.UserID)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+		if err == nil && m.Role != db.RoleMember {
+			return forbidden("only the room's admins may change the role of its admins and moderators")
+		}
 	}
 	created, err := s.addMember(ctx, a, body.UserID, body.Role, p.ID)
 	if err != nil {

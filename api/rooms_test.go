@@ -375,8 +375,9 @@ func TestRoomLifecycle(t *testing.T) {
 func TestRoomAPIsRefuseBadInput(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		e := newEnv(t, kind)
-		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
+		alice, bob, mo := e.token("alice", "Alice"), e.token("bob", "Bob"), e.token("mo", "Mo")
 		key := e.createRoom(alice, map[string]any{"name": "Ops", "key": "ops"})
+		e.mustDo(http.StatusCreated, "POST", "/api/rooms/ops/members", alice, map[string]string{"user_id": "mo", "role": "moderator"})
 		msg := e.post(alice, key, "mine")
 		cases := []struct {
 			name, method, path, token string
@@ -390,6 +391,11 @@ func TestRoomAPIsRefuseBadInput(t *testing.T) {
 			{"no user", "POST", "/api/rooms/ops/members", alice, `{"role":"member"}`, 400, "validation_failed", "user_id"},
 			{"adding as non-admin", "POST", "/api/rooms/ops/members", bob, `{"user_id":"carol"}`, 403, "forbidden", ""},
 			{"removing a non-member", "DELETE", "/api/rooms/ops/members/zed", alice, nil, 404, "member_not_found", ""},
+			{"moderator demoting the admin", "POST", "/api/rooms/ops/members", mo, `{"user_id":"alice","role":"member"}`, 403, "forbidden", ""},
+			{"moderator demoting itself", "POST", "/api/rooms/ops/members", mo, `{"user_id":"mo","role":"member"}`, 403, "forbidden", ""},
+			{"user id with NUL", "DELETE", "/api/rooms/ops/members/a%00b", alice, nil, 400, "validation_failed", "user"},
+			{"user id not UTF-8", "DELETE", "/api/rooms/ops/members/%FF", alice, nil, 400, "validation_failed", "user"},
+			{"user id too long", "POST", "/api/rooms/ops/members", alice, `{"user_id":"` + strings.Repeat("u", 129) + `"}`, 400, "validation_failed", "user_id"},
 			{"editing someone else's message", "PATCH", "/api/rooms/ops/messages/" + msg.ID, bob, `{"content":"x"}`, 403, "forbidden", ""},
 			{"editing to nothing", "PATCH", "/api/rooms/ops/messages/" + msg.ID, alice, `{"content":""}`, 400, "validation_failed", "content"},
 			{"editing an unknown message", "PATCH", "/api/rooms/ops/messages/01a2c3d4-0000-7000-8000-000000000000", alice, `{"content":"x"}`, 404, "message_not_found", ""},
