@@ -341,6 +341,9 @@ func TestMetricsExposeTheSeries(t *testing.T) {
 	e.do("POST", "/api/rooms/general/typing", alice, `{"typing":true}`)
 	e.do("POST", "/api/rooms/general/typing", alice, `{"typing":true}`) // limited
 	e.do("GET", "/events", "not-a-token", nil)
+	for _, m := range []string{"BREW", "X1", "X2"} { // invented methods share one series
+		e.do(m, "/healthz", "", nil)
+	}
 	body := string(e.mustDo(http.StatusOK, "GET", "/metrics", "", nil))
 	for _, want := range []string{
 		`switchboard_connections{transport="sse"} 1`,
@@ -355,6 +358,7 @@ func TestMetricsExposeTheSeries(t *testing.T) {
 		`switchboard_database_errors_total 0`,
 		`switchboard_auth_failures_total{code="invalid_token"} 1`,
 		`switchboard_http_request_duration_seconds_count{code="2xx",method="POST",route="/api/rooms/:room/messages"} 1`,
+		`switchboard_http_request_duration_seconds_count{code="4xx",method="other",route="/*"} 3`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

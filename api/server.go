@@ -237,7 +237,7 @@ func (s *Server) observeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.httpDuration.WithLabelValues(c.Request().Method, route, statusClass(status)).Observe(elapsed.Seconds())
+		s.metrics.httpDuration.WithLabelValues(methodLabel(c.Request().Method), route, statusClass(status)).Observe(elapsed.Seconds())
 		level := slog.LevelDebug
 		if status >= 500 {
 			level = slog.LevelWarn
@@ -246,4 +246,15 @@ func (s *Server) observeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			"status", status, "duration", elapsed, "request_id", requestID(c))
 		return nil
 	}
+}
+
+// methodLabel is a request's method as a metrics label: the standard ones, and "other" for
+// whatever else a client sends, which would otherwise add a series per invented method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
