@@ -123,7 +123,9 @@ func (l *limiter) abusive(connID string) bool {
 }
 
 // allow takes one token for a's user bucket and, when connID is set, its connection bucket. When
-// either is empty it returns how long until one is available, taking nothing.
+// either is empty it returns how long until one is available, taking nothing. A connection's
+// bucket is made only once the user's bucket allows, so that made-up connection ids add at
+// most as many buckets as the user's rate.
 func (l *limiter) allow(a action, userID, connID string) (wait time.Duration) {
 	lim := l.cfg.of(a)
 	now := time.Now()
@@ -131,22 +133,17 @@ func (l *limiter) allow(a action, userID, connID string) (wait time.Duration) {
 	defer l.mu.Unlock()
 	l.sweep(now)
 	user := l.bucket(string(a)+"\x00u\x00"+userID, lim.User, now)
-	var conn *bucket
-	if connID != "" {
-		conn = l.bucket(string(a)+"\x00c\x00"+connID, lim.Conn, now)
-	}
 	ru := user.lim.ReserveN(now, 1)
-	wait = ru.DelayFrom(now)
-	var rc *rate.Reservation
-	if conn != nil {
-		rc = conn.lim.ReserveN(now, 1)
-		wait = max(wait, rc.DelayFrom(now))
-	}
-	if wait > 0 { // refused: give back what was taken
-		ru.CancelAt(now)
-		if rc != nil {
-			rc.CancelAt(now)
+	if wait = ru.DelayFrom(now); wait > 0 || connID == "" {
+		if wait > 0 {
+			ru.CancelAt(now) // refused: give back what was taken
 		}
+		return wait
+	}
+	rc := l.bucket(string(a)+"\x00c\x00"+connID, lim.Conn, now).lim.ReserveN(now, 1)
+	if wait = rc.DelayFrom(now); wait > 0 {
+		ru.CancelAt(now)
+		rc.CancelAt(now)
 	}
 	return wait
 }
@@ -179,8 +176,12 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// limit refuses an action over its rate with 429 and Retry-After.
+// limit refuses an action over its rate with 429 and Retry-After. A connID that is no
+// connection id of this server counts for the user only (the action then fails to find it).
 func (s *Server) limit(a action, userID, connID string) error {
+	if !connIDPattern.MatchString(connID) {
+		connID = ""
+	}
 	wait := s.limits.allow(a, userID, connID)
 	if wait <= 0 {
 		return nil
