@@ -56,7 +56,9 @@ func (d *DB) CreateAnnouncement(ctx context.Context, a Announcement, events func
 }
 
 // PublishDueAnnouncements publishes announcements whose start has come: each is marked
-// published, once, with its events, even when several nodes run this at the same time.
+// published, once, with its events, even when several nodes run this at the same time. It
+// returns the events of the transactions that committed, also when a later one failed; one
+// whose end has passed already is marked published with no events.
 func (d *DB) PublishDueAnnouncements(ctx context.Context, events func(Announcement) ([]Event, error)) ([]Appended, error) {
 	var due []Announcement
 	if err := d.bun.NewSelect().Model(&due).Where("published_at IS NULL AND starts_at <= ?", now()).
@@ -65,8 +67,10 @@ func (d *DB) PublishDueAnnouncements(ctx context.Context, events func(Announceme
 	}
 	var out []Appended
 	for _, a := range due {
+		var evs []Appended // only once committed: an event that was never stored must not go out
 		err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			res, err := tx.NewUpdate().Model((*Announcement)(nil)).Set("published_at = ?", now()).
+			t := now()
+			res, err := tx.NewUpdate().Model((*Announcement)(nil)).Set("published_at = ?", t).
 				Where("id = ? AND published_at IS NULL", a.ID).Exec(ctx)
 			if err != nil {
 				return mapErr(err)
@@ -74,17 +78,20 @@ func (d *DB) PublishDueAnnouncements(ctx context.Context, events func(Announceme
 			if n, _ := res.RowsAffected(); n == 0 {
 				return nil // another node published it
 			}
+			if !a.EndsAt.IsZero() && !a.EndsAt.After(t) {
+				return nil // over before it could start
+			}
 			list, err := events(a)
 			if err != nil {
 				return err
 			}
-			evs, err := d.appendEvents(ctx, tx, list)
-			out = append(out, evs...)
+			evs, err = d.appendEvents(ctx, tx, list)
 			return err
 		})
 		if err != nil {
 			return out, mapErr(err)
 		}
+		out = append(out, evs...)
 	}
 	return out, nil
 }
