@@ -37,6 +37,9 @@ func (d *DB) CreateNotification(ctx context.Context, n Notification, events func
 	}
 	var evs []Appended
 	err := d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := d.lockNotifications(ctx, tx, n.UserID); err != nil {
+			return err
+		}
 		if _, err := tx.NewInsert().Model(&n).Exec(ctx); err != nil {
 			return mapErr(err)
 		}
@@ -102,6 +105,9 @@ func (d *DB) UnreadNotifications(ctx context.Context, userID string) (int, error
 func (d *DB) MarkNotificationsRead(ctx context.Context, userID, id string,
 	events func(ids []string, unread int) ([]Event, error)) (changed []string, unread int, evs []Appended, err error) {
 	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := d.lockNotifications(ctx, tx, userID); err != nil {
+			return err
+		}
 		q := tx.NewSelect().Model((*Notification)(nil)).Column("id").Where("user_id = ? AND read_at IS NULL", userID).
 			Where("(expires_at IS NULL OR expires_at > ?)", now())
 		if id != "" {
@@ -140,4 +146,15 @@ func (d *DB) MarkNotificationsRead(ctx context.Context, userID, id string,
 		return err
 	})
 	return changed, unread, evs, mapErr(err)
+}
+
+// lockNotifications serialises, until tx ends, the transactions that change a user's unread
+// count and announce it: each counts after the one before committed, so the count the last
+// event carries is the user's. (SQLite's write transactions are exclusive already.)
+func (d *DB) lockNotifications(ctx context.Context, tx bun.Tx, userID string) error {
+	if d.kind != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "switchboard.notifications:"+userID)
+	return mapErr(err)
 }
