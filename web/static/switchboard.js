@@ -60,6 +60,7 @@ export class Client {
     this.token = token
     this.rooms = new Set(rooms) // named on the first connection, then held by the cursor
     this._later = new Set() // joined while there was no connection
+    this._left = new Set() // left while there was no connection: the cursor may bring them back
     this.transports = transports
     this.connectTimeout = connectTimeout
     this.backoff = { base: 500, max: 30000, ...backoff }
@@ -206,12 +207,9 @@ export class Client {
       case 'connected':
         this.connectionId = ev.data.connection_id
         this._heartbeat = ev.data.heartbeat_ms || 15000
-        if (!this._up) this._opened()
-        // Rooms joined while there was no connection are not in this one yet.
-        for (const r of new Set([...this.rooms, ...this._later])) {
-          this._later.delete(r)
-          if (!ev.data.rooms.includes(r)) this.join(r).catch((e) => console.warn('switchboard: join', r, e.message))
-        }
+        // Rooms this client is in that the new connection lacks are joined before it opens.
+        for (const r of this.rooms) if (!ev.data.rooms.includes(r)) this._later.add(r)
+        if (!this._up) this._opened(ev.data.rooms)
         break
       case 'room_joined':
         this.rooms.add(ev.room)
@@ -236,21 +234,41 @@ export class Client {
     else this._fail(gen, 'token_expired')
   }
 
-  _opened () {
+  // _opened makes a connection that got through open: first it joins the rooms joined while
+  // there was none and leaves those left meanwhile, so that an app reloading a room's history
+  // on open cannot miss a message between the history and the join. serverRooms are the
+  // connection's rooms when known (a long-poll resuming its connection does not say).
+  async _opened (serverRooms) {
     clearTimeout(this._timer)
     this._up = this._everUp = true
     this._fails = 0
+    this._pingAt = 0
     remember(this.transport)
+    const gen = this._gen
+    for (let pass = 0; pass < 3 && (this._later.size || this._left.size); pass++) { // joins made meanwhile, too
+      const later = [...this._later].filter((r) => !serverRooms?.includes(r))
+      const left = [...this._left].filter((r) => !serverRooms || serverRooms.includes(r))
+      this._later.clear()
+      this._left.clear()
+      await Promise.all([
+        ...later.map((r) => this._joinRoom(r).catch((e) => console.warn('switchboard: join', r, e.message))),
+        ...left.map((r) => this._leaveRoom(r).catch(() => {})) // not_subscribed: gone already
+      ])
+      if (gen !== this._gen) return
+    }
     this._setState('open', { connectionId: this.connectionId })
     if (this.transport === 'ws') this._pinger(this._gen)
   }
 
-  // _pinger asks a WebSocket for a pong every heartbeat: a socket that answers nothing for
-  // two heartbeats is dead even if the browser has not noticed.
+  // _pinger asks a WebSocket for a pong every heartbeat: a socket that has not answered the
+  // last ping a heartbeat later is dead even if the browser has not noticed. A timer that fires
+  // late (a throttled background tab) so judges by that answer, not by the time since the last
+  // frame.
   _pinger (gen) {
     this._timer = setTimeout(() => {
       if (gen !== this._gen) return
-      if (Date.now() - this._seen > 2 * this._heartbeat + 1000) return this._fail(gen, 'no pong')
+      if (this._pingAt && this._seen < this._pingAt) return this._fail(gen, 'no pong')
+      this._pingAt = Date.now()
       try { this._socket.send('{"type":"ping"}') } catch {}
       this._pinger(gen)
     }, this._heartbeat)
@@ -398,7 +416,12 @@ export class Client {
 
   /** join subscribes this connection to a room, and keeps it across reconnects. */
   async join (room) {
+    this._left.delete(room)
     if (this.state !== 'open') return this._later.add(room) && null // joined when the connection opens
+    return this._joinRoom(room)
+  }
+
+  async _joinRoom (room) {
     try {
       const res = await this.request('POST', this._room(room) + '/join', { connection_id: this.connectionId })
       this.rooms.add(room)
@@ -414,7 +437,11 @@ export class Client {
   leave (room) {
     this.rooms.delete(room)
     this._later.delete(room)
-    if (this.state !== 'open') return Promise.resolve(null)
+    if (this.state !== 'open') return this._left.add(room) && Promise.resolve(null) // left when the connection opens
+    return this._leaveRoom(room)
+  }
+
+  _leaveRoom (room) {
     return this.request('POST', this._room(room) + '/leave', { connection_id: this.connectionId })
   }
 

@@ -1,0 +1,130 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"switchboard/realtime"
+)
+
+// TestRoomLeftWhileOfflineStaysLeft: the cursor brings a room back on reconnect; one the app
+// left while there was no connection must be left then, not keep delivering.
+func TestRoomLeftWhileOfflineStaysLeft(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	s.post("Bob", "random", "seed")
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/?transports=ws", "Alice")
+	alice.do("recording", chromedp.Evaluate[chromedp.Void](
+		`window.got = []; switchboard.on('chat_message', ev => got.push(ev.room + ':' + ev.data.content)); switchboard.join('random')`))
+	alice.until("random is joined", `switchboard.rooms.has('random')`)
+	id := eval[string](alice, `switchboard.connectionId`)
+
+	s.stop()
+	alice.until("offline", `switchboard.state !== 'open'`)
+	alice.do("leaving random while offline", chromedp.Evaluate[chromedp.Void](`switchboard.leave('random')`))
+	s.start()
+	alice.until("back", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+	s.post("Bob", "random", "after leave")
+	s.post("Bob", "general", "marker") // delivered after anything posted before it
+	alice.until("the marker arrives", `got.includes('general:marker')`)
+	if got := eval[string](alice, `got.join('|')`); strings.Contains(got, "random:after leave") {
+		t.Fatalf("a room left while offline still delivers: %s", got)
+	}
+}
+
+// TestRoomOpenedWhileReconnectingMissesNothing: the app loads a room's history when the
+// connection opens; the room's deferred join must be done by then, or a message stored between
+// the history and the join is in neither.
+func TestRoomOpenedWhileReconnectingMissesNothing(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	var armed atomic.Bool
+	joinArrived, release := make(chan struct{}, 1), make(chan struct{})
+	historyAsked := make(chan struct{}, 8)
+	s.onRequest = func(r *http.Request) {
+		if !armed.Load() {
+			return
+		}
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/rooms/random/join":
+			joinArrived <- struct{}{}
+			<-release
+		case r.Method == "GET" && r.URL.Path == "/api/rooms/random/messages":
+			historyAsked <- struct{}{}
+		}
+	}
+	s.start()
+	s.post("Bob", "random", "seed")
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/?transports=ws", "Alice")
+	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+
+	s.stop()
+	alice.until("offline", `switchboard.state !== 'open'`)
+	alice.do("opening random while offline", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	armed.Store(true)
+	s.start()
+	select {
+	case <-joinArrived:
+	case <-time.After(wait):
+		t.Fatal("the deferred join never came")
+	}
+	select { // a history read sent before the join is done would come now (a negative: wait a little)
+	case <-historyAsked:
+	case <-time.After(time.Second):
+	}
+	s.post("Bob", "random", "between history and join")
+	close(release)
+	s.post("Bob", "random", "after join")
+	alice.until("both, once each", allOnce("between history and join", "after join"))
+}
+
+// TestLateTimerKeepsAHealthySocket: a throttled background tab runs the pinger's timer late;
+// a socket that answered the last ping is healthy, however long ago that was.
+func TestLateTimerKeepsAHealthySocket(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	s.hcfg = func(c *realtime.Config) { c.Heartbeat = time.Second }
+	s.start()
+	alice := newPage(t, newBrowser(t), "Alice", 390, 844)
+	alice.signIn(s.base()+"/?transports=ws", "Alice")
+	id := eval[string](alice, `switchboard.connectionId`)
+	// As if the last ping went out a minute ago, was answered, and the timer fires only now.
+	alice.do("a minute passes between two timer runs", chromedp.Evaluate[chromedp.Void](
+		`switchboard._pingAt = Date.now() - 60000; switchboard._seen = switchboard._pingAt + 5; window.pingedAt = switchboard._pingAt`))
+	alice.until("the timer has run", `switchboard._pingAt !== pingedAt || switchboard.state !== 'open'`)
+	if got := eval[string](alice, `switchboard.state + ' ' + switchboard.connectionId`); got != "open "+id {
+		t.Fatalf("a healthy socket was replaced after a late timer: %s (was open %s)", got, id)
+	}
+}
+
+// TestLongPollResumeJoinsRoomsOpenedMeanwhile: a long-poll that resumes the connection the
+// server still holds gets no connected event; rooms opened during the blip must be joined all
+// the same.
+func TestLongPollResumeJoinsRoomsOpenedMeanwhile(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	s.post("Bob", "random", "seed")
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/?transports=poll", "Alice")
+	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+	id := eval[string](alice, `switchboard.connectionId`)
+	alice.do("losing the network for /poll", chromedp.Evaluate[chromedp.Void](`window._f = fetch;
+		window.fetch = (u, o) => String(u).includes('/poll') ? Promise.reject(new TypeError('offline')) : _f(u, o);
+		switchboard._abort.abort()`))
+	alice.until("offline", `switchboard.state !== 'open'`)
+	alice.do("opening random while offline", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	alice.until("deferred", `switchboard._later.has('random')`)
+	alice.do("network back", chromedp.Evaluate[chromedp.Void](`window.fetch = _f`))
+	alice.until("back on the same connection, in random", fmt.Sprintf(
+		`switchboard.state === 'open' && switchboard.connectionId === %s && switchboard.rooms.has('random')`, js(id)))
+	s.post("Bob", "random", "live in random")
+	alice.until("the live message", allOnce("live in random"))
+}
