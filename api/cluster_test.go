@@ -331,3 +331,29 @@ func TestClusterPresence(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomPatchOnAnotherNodeKeepsWhatTheFirstChanged: node B has the room cached when A makes
+// it private; B's rename must not write the cached "public" back.
+func TestRoomPatchOnAnotherNodeKeepsWhatTheFirstChanged(t *testing.T) {
+	n := startCluster(t, 2)
+	a, b := n[0], n[1]
+	ann := a.token("ann", "Ann")
+	a.mustDo(http.StatusCreated, "POST", "/api/rooms", ann, map[string]any{"name": "Ops", "key": "ops"})
+	b.mustDo(http.StatusOK, "GET", "/api/rooms/ops", ann, nil) // B caches the room
+	a.mustDo(http.StatusOK, "PATCH", "/api/rooms/ops", ann, map[string]any{"private": true})
+	var renamed struct {
+		Name    string `json:"name"`
+		Private bool   `json:"private"`
+	}
+	decode(t, b.mustDo(http.StatusOK, "PATCH", "/api/rooms/ops", ann, map[string]any{"name": "Operations"}), &renamed)
+	if renamed.Name != "Operations" || !renamed.Private {
+		t.Fatalf("after a rename on node B: %+v; the room must stay private", renamed)
+	}
+	var stored struct {
+		Private bool `json:"private"`
+	}
+	decode(t, a.mustDo(http.StatusOK, "GET", "/api/rooms/ops", ann, nil), &stored)
+	if !stored.Private {
+		t.Fatal("renaming the room on node B made it public again")
+	}
+}

@@ -297,17 +297,15 @@ func (s *Server) handleUpdateRoom(c echo.Context) error {
 	if a.room.Type == db.RoomDirect && body.Private != nil && !*body.Private {
 		return invalid("private", "a direct room stays private")
 	}
-	room := db.RoomPatch{Name: body.Name, Description: body.Description, Private: body.Private, Settings: settings}.Apply(a.room)
-	ev, err := newEvent(realtime.RoomTopic(room.Key), realtime.EventRoomUpdated, room.Key, toRoomJSON(room))
-	if err != nil {
-		return err
-	}
-	evs, err := s.db.UpdateRoom(ctx, room, ev)
+	patch := db.RoomPatch{Name: body.Name, Description: body.Description, Private: body.Private, Settings: settings}
+	before, room, evs, err := s.db.UpdateRoom(ctx, a.room.ID, patch, func(r db.Room) (db.Event, error) {
+		return newEvent(realtime.RoomTopic(r.Key), realtime.EventRoomUpdated, r.Key, toRoomJSON(r))
+	})
 	if err != nil {
 		return err
 	}
 	s.publish(evs...)
-	if room.Private && !a.room.Private {
+	if room.Private && !before.Private {
 		if err := s.evictNonMembers(c, room); err != nil {
 			return err
 		}

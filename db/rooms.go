@@ -155,13 +155,28 @@ func (p RoomPatch) Apply(r Room) Room {
 	return r
 }
 
-// UpdateRoom stores a room's editable fields as they are in room, with events.
-func (d *DB) UpdateRoom(ctx context.Context, room Room, events ...Event) ([]Appended, error) {
-	defer d.rooms.forget(room.Key)
-	return d.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		_, err := tx.NewUpdate().Model(&room).Column("name", "description", "private", "settings").WherePK().Exec(ctx)
+// UpdateRoom applies patch to the room with id as it is stored — locked, so that concurrent
+// patches each keep what the other changed, and a cached copy writes back nothing stale — and
+// stores the event built from the result with it. It returns the room before and after.
+func (d *DB) UpdateRoom(ctx context.Context, id string, patch RoomPatch,
+	event func(Room) (Event, error)) (before, after Room, evs []Appended, err error) {
+	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := forUpdate(tx.NewSelect().Model(&before).Where("id = ?", id), d.kind).Scan(ctx); err != nil {
+			return mapErr(err)
+		}
+		after = patch.Apply(before)
+		if _, err := tx.NewUpdate().Model(&after).Column("name", "description", "private", "settings").WherePK().Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		ev, err := event(after)
+		if err != nil {
+			return err
+		}
+		evs, err = d.appendEvents(ctx, tx, []Event{ev})
 		return err
-	}, events...)
+	})
+	d.rooms.forget(before.Key)
+	return before, after, evs, mapErr(err)
 }
 
 // ArchiveRoom marks a room archived and stores events with it.
