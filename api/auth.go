@@ -83,6 +83,7 @@ type Claims struct {
 type Principal struct {
 	realtime.User
 	Expires time.Time
+	apiKey  bool // the server's API key, not a token
 }
 
 // Can reports whether the principal holds a permission.
@@ -190,6 +191,9 @@ func (a *Authenticator) verify(token string) (Principal, error) {
 	}
 	if claims.Subject == "" {
 		return Principal{}, unauthorized("invalid_token", "the token has no sub claim")
+	}
+	if claims.Subject == apiKeyActor {
+		return Principal{}, unauthorized("invalid_token", "the token's sub "+apiKeyActor+" is reserved for the API key")
 	}
 	if len(claims.Subject) > maxSubjectLen || strings.ContainsRune(claims.Subject, 0) {
 		return Principal{}, unauthorized("invalid_token",

@@ -254,6 +254,9 @@ func TestDemoSignIn(t *testing.T) {
 		if status, body := e.do("POST", "/api/auth/demo", "", `{"name":"  "}`); status != http.StatusBadRequest || !strings.Contains(string(body), `"field":"name"`) {
 			t.Fatalf("a blank name: %d %s", status, body)
 		}
+		if status, body := e.do("POST", "/api/auth/demo", "", `{"name":"API key"}`); status != http.StatusBadRequest || !strings.Contains(string(body), `"field":"name"`) {
+			t.Fatalf("the API key's id as a name: %d %s", status, body)
+		}
 
 		withSecret := newEnv(t, kind)
 		status, body := withSecret.do("POST", "/api/auth/demo", "", `{"name":"alice"}`)

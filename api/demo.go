@@ -29,6 +29,9 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 	if id == "" || utf8.RuneCountInString(name) > maxDemoNameChars {
 		return invalid("name", "name must be 1–%d characters with at least one letter or digit", maxDemoNameChars)
 	}
+	if id == apiKeyActor {
+		return invalid("name", "this name is reserved; choose another")
+	}
 	claims := Claims{Name: name, RegisteredClaims: registered(id)}
 	if body.Admin {
 		claims.Roles = []string{"admin"}

@@ -190,6 +190,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		{"no sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = "" })), "invalid_token", false},
 		{"sub too long", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = strings.Repeat("u", 129) })), "invalid_token", false},
 		{"longest sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = strings.Repeat("u", 128) })), "", true},
+		{"the API key's sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = "api-key" })), "invalid_token", false},
 		{"NUL in sub", sign(jwt.SigningMethodHS256, testSecret, "", claims(func(c *jwt.RegisteredClaims) { c.Subject = "a\x00b" })), "invalid_token", false},
 		{"garbage", "eyJhbGciOi.not-a-token", "invalid_token", false},
 	}
