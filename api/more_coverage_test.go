@@ -215,6 +215,18 @@ func TestEveryResponseCarriesARequestID(t *testing.T) {
 	if got := res.Header.Get("X-Request-ID"); got != "trace-from-the-gateway" || !strings.Contains(string(body), `"request_id":"trace-from-the-gateway"`) {
 		t.Fatalf("the client's X-Request-ID came back as %q: %s", got, body)
 	}
+	for _, odd := range []string{strings.Repeat("x", 129), "two words"} { // replaced by one of ours
+		req, _ := http.NewRequest("GET", e.base+"/api/rooms", nil)
+		req.Header.Set("X-Request-ID", odd)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("X-Request-ID"); got == odd || got == "" {
+			t.Fatalf("X-Request-ID %.20q… came back as %.20q", odd, got)
+		}
+	}
 }
 
 // The events published and delivered counters on /metrics grow with the traffic they count.

@@ -134,7 +134,7 @@ func (s *Server) routes() {
 	if s.cfg.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	e.Use(middleware.RequestID())
+	e.Use(dropOddRequestIDs, middleware.RequestID())
 	e.Use(s.observeRequests)
 	e.Use(s.recoverPanics)
 	if len(s.cfg.CORSOrigins) > 0 {
@@ -257,4 +257,31 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "other"
+}
+
+// maxRequestIDLen bounds a request id a client or proxy sends.
+const maxRequestIDLen = 128
+
+// dropOddRequestIDs removes an X-Request-ID that is long or not printable ASCII, so that the
+// id echoed in the response, logs and error bodies is one of ours instead.
+func dropOddRequestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !printableID(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+func printableID(id string) bool {
+	if len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '!' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
