@@ -165,7 +165,7 @@ func parseConfig(args []string) (config, error) {
 	f.str(&c.jwtIssuer, "jwt-issuer", "SWITCHBOARD_JWT_ISSUER", "", "when set, tokens must carry this iss")
 	f.str(&c.jwtAudience, "jwt-audience", "SWITCHBOARD_JWT_AUDIENCE", "", "when set, tokens must carry this aud")
 	f.str(&c.corsOrigins, "cors-origins", "SWITCHBOARD_CORS_ORIGINS", "", "comma-separated origins of web apps on other hosts allowed to call REST and SSE")
-	f.str(&c.rateLimits, "rate-limits", "SWITCHBOARD_RATE_LIMITS", "", `per-user limits as "messages=10/20,typing=5/10,joins=20/50,presence=2/5" (rate per second/burst; per connection: half), or "off"`)
+	f.str(&c.rateLimits, "rate-limits", "SWITCHBOARD_RATE_LIMITS", "", `per-user limits as "messages=10/20,typing=5/10,joins=20/50,presence=2/5,changes=2/20" (rate per second/burst; per connection: half), or "off"`)
 	f.int(&c.maxConnsPerUser, "max-conns-per-user", "SWITCHBOARD_MAX_CONNS_PER_USER", 20, "live connections one user may hold")
 	f.int(&c.maxConns, "max-conns", "SWITCHBOARD_MAX_CONNS", 50_000, "live connections on this node")
 	f.str(&c.debugAddr, "debug-addr", "SWITCHBOARD_DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private")
@@ -301,7 +301,7 @@ func parseLimits(spec string, cfg *api.LimitsConfig) error {
 	}
 	if spec == "off" {
 		unlimited := api.ActionLimit{User: api.Limit{Rate: 1e9, Burst: 1e9}, Conn: api.Limit{Rate: 1e9, Burst: 1e9}}
-		cfg.Messages, cfg.Typing, cfg.Joins, cfg.Presence = unlimited, unlimited, unlimited, unlimited
+		cfg.Messages, cfg.Typing, cfg.Joins, cfg.Presence, cfg.Changes = unlimited, unlimited, unlimited, unlimited, unlimited
 		return nil
 	}
 	for _, part := range splitList(spec) {
@@ -322,8 +322,10 @@ func parseLimits(spec string, cfg *api.LimitsConfig) error {
 			cfg.Joins = l
 		case "presence":
 			cfg.Presence = l
+		case "changes":
+			cfg.Changes = l
 		default:
-			return fmt.Errorf("--rate-limits: unknown action %q (messages, typing, joins, presence)", name)
+			return fmt.Errorf("--rate-limits: unknown action %q (messages, typing, joins, presence, changes)", name)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -425,4 +426,27 @@ func TestJoinsAndClosesAreRateLimited(t *testing.T) {
 		}
 		e.mustDo(http.StatusOK, "POST", "/api/rooms/lobby/join", e.token("bob", "Bob"), map[string]string{"connection_id": e.dialSSE(e.token("bob", "Bob"), "").conn.ConnectionID})
 	})
+}
+
+// TestRoomChangesAreRateLimited: creating rooms, changing them and their members, and read
+// receipts are stored and announced to others: one user cannot flood every connection (and
+// the replay log of "all") with them. Another user is not held back.
+func TestRoomChangesAreRateLimited(t *testing.T) {
+	e := newEnv(t, db.SQLite, withAPI(func(a *api.Config) {
+		a.Limits = unlimited()
+		a.Limits.Changes = api.ActionLimit{User: api.Limit{Rate: 0.01, Burst: 3}}
+	}))
+	spammer := e.token("spammer", "S")
+	for i := range 3 {
+		e.mustDo(http.StatusCreated, "POST", "/api/rooms", spammer, map[string]any{"name": fmt.Sprint("spam ", i)})
+	}
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/api/rooms"}, {"PATCH", "/api/rooms/spam-0"}, {"POST", "/api/rooms/spam-0/members"},
+		{"DELETE", "/api/rooms/spam-0/members/x"}, {"POST", "/api/rooms/spam-0/read"}, {"PATCH", "/api/notifications/mark-all-read"},
+	} {
+		if status, body := e.do(r.method, r.path, spammer, map[string]any{"name": "more", "user_id": "x"}); status != http.StatusTooManyRequests {
+			t.Fatalf("%s %s past the limit: %d %s", r.method, r.path, status, body)
+		}
+	}
+	e.mustDo(http.StatusCreated, "POST", "/api/rooms", e.token("bob", "Bob"), map[string]any{"name": "Bob's"})
 }

@@ -583,5 +583,5 @@ func asAPIError(err error, target **api.Error) bool { return errors.As(err, targ
 // unlimited lifts the rate limits, which tests that are not about them would trip over.
 func unlimited() api.LimitsConfig {
 	none := api.ActionLimit{User: api.Limit{Rate: 1e9, Burst: 1e9}, Conn: api.Limit{Rate: 1e9, Burst: 1e9}}
-	return api.LimitsConfig{Messages: none, Typing: none, Joins: none, Presence: none, MaxConnsPerUser: 1 << 20}
+	return api.LimitsConfig{Messages: none, Typing: none, Joins: none, Presence: none, Changes: none, MaxConnsPerUser: 1 << 20}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 )
 
@@ -29,6 +30,10 @@ type LimitsConfig struct {
 	Typing   ActionLimit // typing indicators (default 5/s burst 10; 3/s burst 6)
 	Joins    ActionLimit // joins, leaves and closing a connection (default 20/s burst 50; 10/s burst 30)
 	Presence ActionLimit // presence updates (default 2/s burst 5; 1/s burst 3)
+	// Changes are room creations and changes, member changes, read receipts, message
+	// deletions and marking notifications read: stored, most of them announced to others
+	// (default 2/s burst 20 per user).
+	Changes ActionLimit
 
 	MaxConnsPerUser int // live connections one user may hold (default 20)
 	MaxConns        int // live connections on this node (default 50,000)
@@ -51,6 +56,7 @@ func (c *LimitsConfig) setDefaults() {
 	def(&c.Typing, Limit{5, 10}, Limit{3, 6})
 	def(&c.Joins, Limit{20, 50}, Limit{10, 30})
 	def(&c.Presence, Limit{2, 5}, Limit{1, 3})
+	def(&c.Changes, Limit{2, 20}, Limit{2, 20})
 	if c.MaxConnsPerUser <= 0 {
 		c.MaxConnsPerUser = 20
 	}
@@ -73,6 +79,7 @@ const (
 	actTyping   action = "typing"
 	actJoin     action = "joins"
 	actPresence action = "presence"
+	actChange   action = "changes"
 )
 
 func (c *LimitsConfig) of(a action) ActionLimit {
@@ -83,8 +90,22 @@ func (c *LimitsConfig) of(a action) ActionLimit {
 		return c.Typing
 	case actJoin:
 		return c.Joins
+	case actChange:
+		return c.Changes
 	}
 	return c.Presence
+}
+
+// limitedAs is route middleware that limits a route's requests as action a, per user.
+func (s *Server) limitedAs(a action) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := s.limit(a, principal(c).ID, ""); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
 }
 
 // limiter keeps one token bucket per (action, user) and (action, connection), dropping buckets
