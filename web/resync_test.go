@@ -128,3 +128,17 @@ func TestLongPollResumeJoinsRoomsOpenedMeanwhile(t *testing.T) {
 	s.post("Bob", "random", "live in random")
 	alice.until("the live message", allOnce("live in random"))
 }
+
+// TestReopenedClientStillWakes: after close() and open(), the client follows the page's
+// events again: the network coming back reconnects at once.
+func TestReopenedClientStillWakes(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice := newPage(t, newBrowser(t), "Alice", 390, 844)
+	alice.signIn(s.base()+"/?transports=ws", "Alice")
+	alice.do("closing and opening again", chromedp.Evaluate[chromedp.Void](`switchboard.close(); switchboard.open()`))
+	alice.until("open again", `switchboard.state === 'open'`)
+	id := eval[string](alice, `switchboard.connectionId`)
+	alice.do("the network comes back", chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event('online'))`))
+	alice.until("a fresh connection", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+}

@@ -76,11 +76,18 @@ export class Client {
     this._wake = this._wake.bind(this)
     this._leave = this._leave.bind(this)
     this._hiddenAt = 0
-    addEventListener('online', this._wake)
-    addEventListener('pageshow', this._wake)
-    addEventListener('pagehide', this._leave)
-    document.addEventListener('visibilitychange', this._wake)
+    this._listen(true)
     if (autoConnect) this._attempt()
+  }
+
+  // _listen adds (or removes) the page's events the connection follows: the network coming
+  // back, the page shown again or hidden, the page going away.
+  _listen (on) {
+    const f = on ? 'addEventListener' : 'removeEventListener' // adding twice adds once
+    window[f]('online', this._wake)
+    window[f]('pageshow', this._wake)
+    window[f]('pagehide', this._leave)
+    document[f]('visibilitychange', this._wake)
   }
 
   /** on subscribes fn to an event type ('*' for all) and returns the function that unsubscribes it. */
@@ -381,6 +388,7 @@ export class Client {
    * from the cursor, trying the transports from the first again.
    */
   open () {
+    this._listen(true) // again, after a close()
     this.state = 'idle'
     this._fails = 0
     this._first()
@@ -390,10 +398,7 @@ export class Client {
   /** close ends the connection for good. */
   close () {
     this._stop('client')
-    removeEventListener('online', this._wake)
-    removeEventListener('pageshow', this._wake)
-    removeEventListener('pagehide', this._leave)
-    document.removeEventListener('visibilitychange', this._wake)
+    this._listen(false)
   }
 
   _headers () {
