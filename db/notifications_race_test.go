@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"switchboard/db"
 	"switchboard/db/dbtest"
@@ -57,6 +58,7 @@ func TestUnreadCountOfTheLastEventIsTheUsers(t *testing.T) {
 				t.Fatal(err)
 			}
 			waiting = n > 0
+			time.Sleep(time.Millisecond) // no event says when the lock is waited for
 		}
 	}
 	close(release)

@@ -78,9 +78,8 @@ func (c *outConn) Write(p []byte) (int, error) {
 
 // busy reports whether kept bytes are still going out.
 func (c *outConn) busy() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.flushing
+	busy, _ := c.state()
+	return busy
 }
 
 // state reports whether kept bytes are still going out, and the failure that ended writing,

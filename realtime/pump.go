@@ -76,8 +76,7 @@ func (p *pump) run(mayWait bool) {
 	for {
 		busy, err := p.out.state()
 		if err != nil { // a kept write failed: end now, not at the next event or heartbeat
-			p.c.Close(ReasonClientGone) // unless it closed for its own reason first
-			p.waitable(mayWait, p.end)
+			p.gone(mayWait)
 			return
 		}
 		if busy {
@@ -108,8 +107,7 @@ func (p *pump) run(mayWait bool) {
 		}
 		p.msgs = msgs
 		if werr != nil {
-			p.c.Close(ReasonClientGone) // unless it closed for its own reason first
-			p.waitable(mayWait, p.end)
+			p.gone(mayWait)
 			return
 		}
 		if replayDue {
@@ -128,6 +126,12 @@ func (p *pump) run(mayWait bool) {
 			return // a newer kick has its own writer
 		}
 	}
+}
+
+// gone ends a stream whose writes failed: the client left or stalled.
+func (p *pump) gone(mayWait bool) {
+	p.c.Close(ReasonClientGone) // unless it closed for its own reason first
+	p.waitable(mayWait, p.end)
 }
 
 // waitable runs fn, which may wait, here when the writer may wait, else on a goroutine of its
