@@ -142,3 +142,32 @@ func TestReopenedClientStillWakes(t *testing.T) {
 	alice.do("the network comes back", chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event('online'))`))
 	alice.until("a fresh connection", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 }
+
+// TestMessageArrivingWhileHistoryLoadsStays: a room's history is read after its join; a
+// message the stream delivers after that read, before its answer is shown, must stay shown
+// when the page arrives (it is newer than the page).
+func TestMessageArrivingWhileHistoryLoadsStays(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	s.post("Bob", "random", "seed")
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/?transports=ws", "Alice")
+	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+	alice.do("holding the history's answer in the page", chromedp.Evaluate[chromedp.Void](`
+		window.got = []; switchboard.on('chat_message', ev => got.push(ev.data.content))
+		window.historyRead = false; const held = new Promise(r => window.releaseHistory = r); const f = window.fetch
+		window.fetch = async (u, o) => {
+			const res = await f(u, o)
+			if (String(u).includes('/api/rooms/random/messages')) { historyRead = true; await held }
+			return res
+		}`))
+	alice.do("opening random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	alice.until("the history has been read", `historyRead`)
+	s.post("Bob", "random", "after the history was read")
+	alice.until("it came live", `got.includes('after the history was read')`)
+	alice.do("the history's answer arrives", chromedp.Evaluate[chromedp.Void](`releaseHistory()`))
+	alice.until("the page is shown", allOnce("seed"))
+	if !eval[bool](alice, allOnce("seed", "after the history was read")) {
+		t.Fatalf("the live message is gone once the page arrived: %s", alice.state())
+	}
+}

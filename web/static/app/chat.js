@@ -73,7 +73,8 @@ export class Chat {
     this.loaded = false
   }
 
-  // reload replaces what is shown with the room's latest page (on open, and on reset).
+  // reload replaces what is shown with the room's latest page (on open, and on reset), keeping
+  // what the stream delivered meanwhile.
   async reload () {
     const room = this.room
     let page
@@ -85,9 +86,17 @@ export class Chat {
     }
     if (room !== this.room) return
     const pending = [...this.list.querySelectorAll('li[data-status=sending]')]
+    // Messages the stream brought while the page was read are newer than its newest: kept.
+    const newest = Math.max(0, ...page.messages.map((m) => m.seq))
+    const later = [...this.list.querySelectorAll('li[data-seq]')].filter((li) => +li.dataset.seq > newest)
     this.clear()
     this.loaded = true
     for (const m of page.messages) this.receive(m, true)
+    for (const li of later) {
+      this.byId.set(li.dataset.id, li)
+      if (li.dataset.clientId) this.byClient.set(li.dataset.clientId, li)
+      this.insert(li, +li.dataset.seq)
+    }
     for (const li of pending) this.list.append(li), this.byClient.set(li.dataset.clientId, li)
     this.setBefore(page.next_before)
     this.box.scrollTop = this.box.scrollHeight
