@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -48,20 +48,16 @@ const (
 // connections on every transport and every node of the cluster, the newest first, with the
 // total count.
 func (s *Server) handleAdminConnections(c echo.Context) error {
-	limit := defaultListedConns
-	if raw := c.QueryParam("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxListedConns {
-			return invalid("limit", "limit must be a whole number from 1 to %d", maxListedConns)
-		}
-		limit = n
+	limit, err := pageLimit(c, defaultListedConns, maxListedConns)
+	if err != nil {
+		return err
 	}
 	user, room := c.QueryParam("user"), c.QueryParam("room")
 	out := s.localConns(user, room)
 	for _, rep := range s.ask(c.Request().Context(), controlRequest{Op: "list", User: user, Room: room}, nil) {
 		out = append(out, rep.Conns...)
 	}
-	slices.SortFunc(out, func(a, b realtime.Info) int { return b.ConnectedAt.Compare(a.ConnectedAt) })
+	slices.SortFunc(out, func(a, b realtime.Info) int { return b.ConnectedAt.Compare(a.ConnectedAt.Time) })
 	total := len(out)
 	return c.JSON(http.StatusOK, map[string]any{"connections": out[:min(limit, total)], "count": total})
 }
@@ -92,16 +88,26 @@ func (s *Server) handleAdminNotify(c echo.Context) error {
 
 const maxReasonChars = 200
 
-// handleKick serves DELETE /api/admin/users/:user/connections {reason?}: every connection of
-// the user gets kicked with the reason and closes; clients must not reconnect by themselves.
+// handleKick serves DELETE /api/admin/users/:user/connections {reason?, block_seconds?}: every
+// connection of the user, on every node, gets kicked with the reason and closes; clients must
+// not reconnect by themselves. For block_seconds (default 300; 0: none) the user's new streams
+// and REST writes are refused.
 func (s *Server) handleKick(c echo.Context) error {
 	var body struct {
-		Reason string `json:"reason"`
+		Reason       string `json:"reason"`
+		BlockSeconds *int   `json:"block_seconds"`
 	}
 	if c.Request().ContentLength != 0 {
 		if err := bindJSON(c, &body); err != nil {
 			return err
 		}
+	}
+	block := defaultKickBlock
+	if body.BlockSeconds != nil {
+		if *body.BlockSeconds < 0 || time.Duration(*body.BlockSeconds)*time.Second > maxKickBlock {
+			return invalid("block_seconds", "block_seconds must be from 0 to %d", int(maxKickBlock.Seconds()))
+		}
+		block = time.Duration(*body.BlockSeconds) * time.Second
 	}
 	userID := c.Param("user")
 	if err := checkUserID("user", userID); err != nil {
@@ -114,65 +120,51 @@ func (s *Server) handleKick(c echo.Context) error {
 	if reason == "" {
 		reason = "removed by an administrator"
 	}
-	n := s.hub.Kick(userID, reason)
-	for _, rep := range s.ask(c.Request().Context(), controlRequest{Op: "kick", User: userID, Reason: reason}, nil) {
+	req := controlRequest{Op: "kick", User: userID, Reason: reason}
+	if block > 0 {
+		req.Until = time.Now().Add(block)
+	}
+	n := s.kickLocal(req)
+	for _, rep := range s.ask(c.Request().Context(), req, nil) {
 		n += rep.Count
 	}
-	s.audit(c.Request().Context(), principal(c).ID, "kick", userID, map[string]any{"reason": reason, "connections": n})
-	return c.JSON(http.StatusOK, map[string]any{"user_id": userID, "kicked": n})
+	s.audit(c.Request().Context(), principal(c).ID, "kick", userID,
+		map[string]any{"reason": reason, "connections": n, "block_seconds": int(block.Seconds())})
+	out := map[string]any{"user_id": userID, "kicked": n}
+	if block > 0 {
+		out["blocked_until"] = wireTime(req.Until)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
-// handleAdminStats serves GET /api/admin/stats.
+// kickLocal blocks the user of a kick request (when it says until when) and kicks its
+// connections on this node. The block comes first, so that no new stream slips in between.
+func (s *Server) kickLocal(req controlRequest) int {
+	if !req.Until.IsZero() {
+		s.blocks.block(req.User, req.Until)
+	}
+	return s.hub.Kick(req.User, req.Reason)
+}
+
+// handleAdminStats serves GET /api/admin/stats: what this node's hub holds and does, and
+// what the database holds. rooms_live counts rooms with a live subscriber on this node (rooms,
+// its older name, counts the same); rooms_total counts the rooms that exist (not archived);
+// nodes is how many nodes the cluster has, this one included.
 func (s *Server) handleAdminStats(c echo.Context) error {
 	st := s.hub.Stats()
-	pending, err := s.db.PendingEscalations(c.Request().Context())
+	ctx := c.Request().Context()
+	pending, err := s.db.PendingEscalations(ctx)
+	if err != nil {
+		return err
+	}
+	rooms, err := s.db.CountRooms(ctx)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{
-		"connections": st.Connections, "by_transport": st.ByTransport, "rooms": st.Rooms, "topics": st.Topics,
-		"events_per_second": st.EventsPerSecond, "delivered_total": st.Delivered, "escalations_pending": pending,
+		"connections": st.Connections, "by_transport": st.ByTransport, "rooms": st.Rooms, "rooms_live": st.Rooms,
+		"rooms_total": rooms, "topics": st.Topics, "subscriptions": st.Subscriptions, "nodes": s.hub.NodeCount() + 1,
+		"events_per_second": st.EventsPerSecond, "published_total": st.Published, "delivered_total": st.Delivered,
+		"escalations_pending": pending, "at": wireTime(time.Now()),
 	})
-}
-
-// handleAuditLog serves GET /api/admin/audit?limit=50&before=<id>: admin actions, newest first.
-func (s *Server) handleAuditLog(c echo.Context) error {
-	limit := 50
-	if raw := c.QueryParam("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 200 {
-			return invalid("limit", "limit must be a whole number from 1 to 200")
-		}
-		limit = n
-	}
-	before := c.QueryParam("before")
-	if before != "" {
-		var err error
-		if before, err = messageID("before", before); err != nil {
-			return err
-		}
-	}
-	entries, more, err := s.db.AuditLog(c.Request().Context(), before, limit)
-	if err != nil {
-		return err
-	}
-	type entry struct {
-		ID        string         `json:"id"`
-		Actor     string         `json:"actor"`
-		Action    string         `json:"action"`
-		Target    string         `json:"target"`
-		Details   map[string]any `json:"details"`
-		CreatedAt string         `json:"created_at"`
-	}
-	out := struct {
-		Entries    []entry `json:"entries"`
-		NextBefore string  `json:"next_before,omitempty"`
-	}{Entries: make([]entry, len(entries))}
-	for i, e := range entries {
-		out.Entries[i] = entry{e.ID, e.Actor, e.Action, e.Target, e.Details, wireTime(e.CreatedAt)}
-	}
-	if more {
-		out.NextBefore = entries[len(entries)-1].ID
-	}
-	return c.JSON(http.StatusOK, out)
 }

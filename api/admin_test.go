@@ -1,13 +1,16 @@
 package api_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"switchboard/api"
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/realtime"
 )
@@ -70,6 +73,13 @@ func TestAdminRoutesNeedTheirPermissions(t *testing.T) {
 			{"POST", "/api/admin/notifications", `{"user_id":"bob","notification":{"title":"x"}}`, api.PermSendNotifications},
 			{"POST", "/api/admin/announcements", `{"title":"x","message":"y","type":"feature"}`, api.PermSendAnnouncements},
 			{"POST", "/api/publish", `{"data":{}}`, api.PermPublish},
+			{"POST", "/api/admin/publish", `{"data":{}}`, api.PermPublish},
+			{"GET", "/api/admin/escalations", "", api.PermAdminConnections},
+			{"POST", "/api/admin/escalations/0190c4e2-0000-7000-8000-000000000000/retry", "", api.PermSendNotifications},
+			{"GET", "/api/admin/rooms/general", "", api.PermAdminConnections},
+			{"GET", "/api/admin/rooms/general/messages", "", api.PermAdminConnections},
+			{"GET", "/api/admin/rooms/general/members", "", api.PermAdminConnections},
+			{"GET", "/api/admin/rooms/general/presence", "", api.PermAdminConnections},
 		}
 		for _, r := range routes {
 			var body any
@@ -83,7 +93,7 @@ func TestAdminRoutesNeedTheirPermissions(t *testing.T) {
 					others = append(others, p)
 				}
 			}
-			tok := e.tokenWith(api.Claims{Roles: []string{"admin"}, Permissions: others}, "mallory")
+			tok := e.tokenWith(auth.Claims{Roles: []string{"admin"}, Permissions: others}, "mallory")
 			if status, out := e.do(r.method, r.path, tok, body); status != http.StatusForbidden || !strings.Contains(string(out), r.permission) {
 				t.Errorf("%s %s without %s: %d %s", r.method, r.path, r.permission, status, out)
 			}
@@ -128,7 +138,7 @@ func TestPublishDataUpdates(t *testing.T) {
 			}
 		}
 		// A token with the publish permission, a custom type, to everyone.
-		publisher := e.tokenWith(api.Claims{Permissions: []string{api.PermPublish}}, "inventory-service")
+		publisher := e.tokenWith(auth.Claims{Permissions: []string{api.PermPublish}}, "inventory-service")
 		e.mustDo(http.StatusOK, "POST", "/api/publish", publisher, map[string]any{"type": "stock.changed", "data": map[string]int{"sku": 1}})
 		for name, c := range map[string]client{"room": inRoom, "user": named, "role": ops, "nobody": nobody} {
 			if ev := nextOf(t, c, "stock.changed", "data_update"); ev.Type != "stock.changed" {
@@ -177,9 +187,15 @@ func TestAdminConnectionsAndStats(t *testing.T) {
 		var list struct {
 			Connections []realtime.Info `json:"connections"`
 		}
-		decode(t, e.mustDo(http.StatusOK, "GET", "/api/admin/connections", root, nil), &list)
+		listing := e.mustDo(http.StatusOK, "GET", "/api/admin/connections", root, nil)
+		decode(t, listing, &list)
 		if len(list.Connections) != 3 {
 			t.Fatalf("%d connections listed", len(list.Connections))
+		}
+		// Times as every time on the wire: milliseconds, UTC.
+		if times := regexp.MustCompile(`"(connected_at|last_activity)":"[^"]*"`).FindAll(listing, -1); len(times) != 6 ||
+			!regexp.MustCompile(`^"\w+":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$`).Match(times[0]) {
+			t.Fatalf("listing times %q", times)
 		}
 		for _, c := range list.Connections {
 			if c.ID == "" || c.UserID == "" || c.ConnectedAt.IsZero() || c.RemoteAddr == "" || c.UserAgent == "" {
@@ -190,13 +206,22 @@ func TestAdminConnectionsAndStats(t *testing.T) {
 		if len(list.Connections) != 1 || list.Connections[0].Transport != realtime.TransportSSE {
 			t.Fatalf("filtered listing %+v", list.Connections)
 		}
+		// Rooms that exist are not all live: two more with no live connection, one archived.
+		e.createRoom(alice, map[string]any{"name": "Quiet", "key": "quiet"})
+		e.createRoom(alice, map[string]any{"name": "Gone", "key": "gone"})
+		e.mustDo(http.StatusNoContent, "DELETE", "/api/rooms/gone", alice, nil)
 		var stats struct {
 			Connections int                        `json:"connections"`
 			ByTransport map[realtime.Transport]int `json:"by_transport"`
 			Rooms       int                        `json:"rooms"`
+			RoomsLive   int                        `json:"rooms_live"`
+			RoomsTotal  int                        `json:"rooms_total"`
+			Nodes       int                        `json:"nodes"`
+			At          string                     `json:"at"`
 		}
 		decode(t, e.mustDo(http.StatusOK, "GET", "/api/admin/stats", root, nil), &stats)
-		if stats.Connections != 3 || stats.ByTransport["sse"] != 1 || stats.ByTransport["ws"] != 1 || stats.ByTransport["poll"] != 1 || stats.Rooms != 1 {
+		if stats.Connections != 3 || stats.ByTransport["sse"] != 1 || stats.ByTransport["ws"] != 1 || stats.ByTransport["poll"] != 1 ||
+			stats.Rooms != 1 || stats.RoomsLive != 1 || stats.RoomsTotal != 2 || stats.Nodes != 1 || stats.At == "" {
 			t.Fatalf("stats %+v", stats)
 		}
 	})
@@ -230,4 +255,60 @@ func TestNotificationAndAnnouncementValidation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The admin audit log records notifications, announcements and publishes: who, what, to whom.
+func TestAuditLogRecordsAdminActions(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		root := e.admin("root")
+		n := e.notify(root, "alice", "Deploy finished", "low")
+		var ann struct {
+			ID string `json:"id"`
+		}
+		decode(t, e.mustDo(http.StatusCreated, "POST", "/api/admin/announcements", root, map[string]any{
+			"title": "Maintenance", "message": "m", "type": "maintenance", "target_roles": []string{"ops"}}), &ann)
+		e.mustDo(http.StatusOK, "POST", "/api/publish", root, map[string]any{"type": "stock.changed", "data": map[string]int{"sku": 1},
+			"rooms": []string{"orders"}})
+
+		var audit struct {
+			Entries []struct {
+				Actor   string         `json:"actor"`
+				Action  string         `json:"action"`
+				Target  string         `json:"target"`
+				Details map[string]any `json:"details"`
+			} `json:"entries"`
+		}
+		decode(t, e.mustDo(http.StatusOK, "GET", "/api/admin/audit", root, nil), &audit)
+		if len(audit.Entries) != 3 {
+			t.Fatalf("audit %+v", audit.Entries)
+		}
+		want := []struct{ action, target, detail, value string }{
+			{"publish", "stock.changed", "rooms", "[orders]"},
+			{"announce", "ops", "announcement_id", ann.ID},
+			{"notify", "alice", "notification_id", n.ID},
+		}
+		for i, w := range want {
+			got := audit.Entries[i]
+			if got.Actor != "root" || got.Action != w.action || got.Target != w.target || fmtAny(got.Details[w.detail]) != w.value {
+				t.Errorf("audit entry %d: %+v, want %s of %s with %s %s", i, got, w.action, w.target, w.detail, w.value)
+			}
+		}
+	})
+}
+
+// fmtAny renders a decoded JSON value compactly: strings as they are, arrays as [a b].
+func fmtAny(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		parts := make([]string, len(x))
+		for i, p := range x {
+			parts[i] = fmtAny(p)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -1,225 +1,29 @@
 package api
 
 import (
-	"crypto"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"errors"
 	"fmt"
+	"math"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
+	"switchboard/api/auth"
 	"switchboard/realtime"
 )
 
-// AuthConfig says which tokens Switchboard accepts.
-type AuthConfig struct {
-	// Secret verifies (and, for demo mode and `switchboard token`, signs) HS256 tokens.
-	Secret []byte
-	// PublicKey, when set, verifies tokens of an external identity provider: an *rsa.PublicKey
-	// for RS256 or an ed25519.PublicKey for EdDSA.
-	PublicKey crypto.PublicKey
-	// Keys are further verification keys, named by kid for rotation: a token naming a kid is
-	// checked against that key only, with that key's algorithm only.
-	Keys     []Key
-	Issuer   string // when set, tokens must carry this iss
-	Audience string // when set, tokens must carry this aud
-	// Demo enables POST /api/auth/demo, which hands out tokens to anyone. Only for a server
-	// running without a configured secret.
-	Demo    bool
-	DemoTTL time.Duration // lifetime of demo tokens (default 24 h)
-	Leeway  time.Duration // clock skew tolerated on exp and nbf (default 30 s)
-}
-
-// Key is one verification key and the one algorithm it accepts.
-type Key struct {
-	ID  string // kid; empty for a key that tokens without a kid may use
-	Alg string // HS256, RS256 or EdDSA
-	// Material is a []byte secret for HS256, an *rsa.PublicKey for RS256 or an
-	// ed25519.PublicKey for EdDSA.
-	Material any
-}
-
-// check validates that a key's material fits its algorithm.
-func (k Key) check() error {
-	switch k.Alg {
-	case jwt.SigningMethodHS256.Alg():
-		if b, ok := k.Material.([]byte); !ok || len(b) < 32 {
-			return fmt.Errorf("auth: key %q: an HS256 secret must be at least 32 bytes", k.ID)
-		}
-	case jwt.SigningMethodRS256.Alg():
-		if _, ok := k.Material.(*rsa.PublicKey); !ok {
-			return fmt.Errorf("auth: key %q: RS256 needs an RSA public key", k.ID)
-		}
-	case jwt.SigningMethodEdDSA.Alg():
-		if _, ok := k.Material.(ed25519.PublicKey); !ok {
-			return fmt.Errorf("auth: key %q: EdDSA needs an Ed25519 public key", k.ID)
-		}
-	default:
-		return fmt.Errorf("auth: key %q: unsupported algorithm %q (want HS256, RS256 or EdDSA)", k.ID, k.Alg)
-	}
-	return nil
-}
-
-// maxSubjectLen bounds a user id (a token's sub): it names the user's topic, "user:<sub>",
-// which the hub keeps within 200 bytes.
-const maxSubjectLen = 128
-
-// Claims are the token claims Switchboard reads. sub and exp are required.
-type Claims struct {
-	jwt.RegisteredClaims
-	Name        string   `json:"name,omitempty"`
-	Avatar      string   `json:"avatar,omitempty"`
-	Roles       []string `json:"roles,omitempty"`
-	Permissions []string `json:"permissions,omitempty"`
-}
-
-// Principal is an authenticated caller.
+// Principal is an authenticated caller: who a token names, or the server's API key.
 type Principal struct {
-	realtime.User
-	Expires time.Time
-	apiKey  bool // the server's API key, not a token
+	auth.Principal
+	apiKey bool // the server's API key, not a token
 }
 
-// Can reports whether the principal holds a permission.
-func (p Principal) Can(permission string) bool { return slices.Contains(p.Permissions, permission) }
+// principalOf is the caller a verified token names.
+func principalOf(p auth.Principal) Principal { return Principal{Principal: p} }
 
-// Authenticator verifies tokens with the algorithm pinned to each configured key.
-type Authenticator struct {
-	cfg      AuthConfig
-	keys     []Key
-	parser   *jwt.Parser
-	verified verifiedTokens
-}
-
-// NewAuthenticator checks cfg and returns an Authenticator.
-func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
-	if cfg.DemoTTL <= 0 {
-		cfg.DemoTTL = 24 * time.Hour
-	}
-	if cfg.Leeway <= 0 {
-		cfg.Leeway = 30 * time.Second
-	}
-	var keys []Key
-	if len(cfg.Secret) > 0 {
-		keys = append(keys, Key{Alg: jwt.SigningMethodHS256.Alg(), Material: cfg.Secret})
-	}
-	switch k := cfg.PublicKey.(type) {
-	case nil:
-	case *rsa.PublicKey:
-		keys = append(keys, Key{Alg: jwt.SigningMethodRS256.Alg(), Material: k})
-	case ed25519.PublicKey:
-		keys = append(keys, Key{Alg: jwt.SigningMethodEdDSA.Alg(), Material: k})
-	default:
-		return nil, fmt.Errorf("auth: unsupported public key type %T (want RSA or Ed25519)", cfg.PublicKey)
-	}
-	keys = append(keys, cfg.Keys...)
-	if len(keys) == 0 {
-		return nil, errors.New("auth: no secret and no public key configured")
-	}
-	var methods []string
-	for _, k := range keys {
-		if err := k.check(); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(methods, k.Alg) {
-			methods = append(methods, k.Alg)
-		}
-	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithExpirationRequired(), jwt.WithLeeway(cfg.Leeway)}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
-	}
-	return &Authenticator{cfg: cfg, keys: keys, parser: jwt.NewParser(opts...)}, nil
-}
-
-// key returns the keys that may verify t: the one its kid names, or, without a kid, every
-// unnamed key — and in either case only keys of the token's own algorithm.
-func (a *Authenticator) key(t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
-	var set jwt.VerificationKeySet
-	for _, k := range a.keys {
-		if k.ID == kid && k.Alg == t.Method.Alg() {
-			set.Keys = append(set.Keys, k.Material)
-		}
-	}
-	if len(set.Keys) == 0 {
-		return nil, jwt.ErrTokenUnverifiable
-	}
-	return set, nil
-}
-
-// Verify checks a token and returns who it names. Its errors are *Error values with status 401
-// that say what is wrong without helping an attacker.
-func (a *Authenticator) Verify(token string) (Principal, error) {
-	now := time.Now()
-	if p, ok := a.verified.get(token, now); ok {
-		return p, nil
-	}
-	p, err := a.verify(token)
-	if err == nil {
-		a.verified.put(token, p, now)
-	}
-	return p, err
-}
-
-func (a *Authenticator) verify(token string) (Principal, error) {
-	var claims Claims
-	_, err := a.parser.ParseWithClaims(token, &claims, a.key)
-	switch {
-	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Principal{}, unauthorized("token_expired", "the token has expired; get a new one")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return Principal{}, unauthorized("invalid_token", "the token has no exp claim")
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return Principal{}, unauthorized("invalid_token", "the token is not valid yet")
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return Principal{}, unauthorized("invalid_token", "the token is malformed")
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return Principal{}, unauthorized("invalid_token", "the token was issued for another service")
-	default:
-		return Principal{}, unauthorized("invalid_token", "the token's signature or algorithm is not accepted")
-	}
-	if claims.Subject == "" {
-		return Principal{}, unauthorized("invalid_token", "the token has no sub claim")
-	}
-	if claims.Subject == apiKeyActor {
-		return Principal{}, unauthorized("invalid_token", "the token's sub "+apiKeyActor+" is reserved for the API key")
-	}
-	if len(claims.Subject) > maxSubjectLen || strings.ContainsRune(claims.Subject, 0) {
-		return Principal{}, unauthorized("invalid_token",
-			fmt.Sprintf("the token's sub claim must be at most %d bytes, with no NUL character", maxSubjectLen))
-	}
-	return Principal{Expires: claims.ExpiresAt.Time, User: realtime.User{ID: claims.Subject,
-		Name: claims.Name, Avatar: claims.Avatar, Roles: claims.Roles, Permissions: claims.Permissions}}, nil
-}
-
-// Issue signs an HS256 token for claims, valid for ttl.
-func (a *Authenticator) Issue(claims Claims, ttl time.Duration) (string, time.Time, error) {
-	return IssueToken(a.cfg.Secret, claims, ttl)
-}
-
-// IssueToken signs an HS256 token for claims with secret, valid for ttl from now.
-func IssueToken(secret []byte, claims Claims, ttl time.Duration) (string, time.Time, error) {
-	if len(secret) == 0 {
-		return "", time.Time{}, errors.New("no HS256 secret to sign with")
-	}
-	now := time.Now()
-	exp := now.Add(ttl).Truncate(time.Second)
-	claims.IssuedAt = jwt.NewNumericDate(now)
-	claims.ExpiresAt = jwt.NewNumericDate(exp)
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-	return s, exp, err
-}
+// connPrincipal is the caller behind a live connection.
+func connPrincipal(u realtime.User) Principal { return principalOf(auth.Principal{User: u}) }
 
 // TokenCookie is the cookie a browser may carry its token in.
 const TokenCookie = "switchboard_token"
@@ -258,9 +62,27 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			s.authFailed(c.Request().Context(), c.RealIP(), asError(err).Code)
 			return err
 		}
-		c.Set(principalKey, p)
+		if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := s.checkBlock(p.ID); err != nil { // new streams: admit
+				return err
+			}
+		}
+		c.Set(principalKey, principalOf(p))
 		return next(c)
 	}
+}
+
+// checkBlock refuses a kicked user's new streams and REST writes until the kick's block ends;
+// reads stay open to them, and so does a long-poll connection's next request, which collects
+// the kicked event.
+func (s *Server) checkBlock(userID string) error {
+	until := s.blocks.blockedUntil(userID)
+	if until.IsZero() {
+		return nil
+	}
+	secs := int(math.Ceil(time.Until(until).Seconds()))
+	return &Error{Status: http.StatusForbidden, Code: "kicked", RetryAfter: secs,
+		Message: fmt.Sprintf("an administrator removed you; you may connect and write again at %s", wireTime(until))}
 }
 
 func principal(c echo.Context) Principal {
@@ -268,6 +90,22 @@ func principal(c echo.Context) Principal {
 	return p
 }
 
-func registered(subject string) jwt.RegisteredClaims {
-	return jwt.RegisteredClaims{Subject: subject}
+// Permissions a token may carry.
+const (
+	PermPublish           = "publish"
+	PermAdminConnections  = "admin.connections"
+	PermSendNotifications = "notifications.send"
+	PermSendAnnouncements = "announcements.send"
+)
+
+// requirePermission admits authenticated callers holding permission; others get 403.
+func requirePermission(permission string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !principal(c).Can(permission) {
+				return forbidden("this needs the %s permission", permission)
+			}
+			return next(c)
+		}
+	}
 }

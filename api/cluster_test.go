@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/api/apitest"
 	"switchboard/db"
 	"switchboard/db/dbtest"
 	"switchboard/realtime"
@@ -155,7 +156,7 @@ func TestClusterSurvivesListenerTermination(t *testing.T) {
 // While node A cannot listen, it reports degraded; what was published on node B meanwhile
 // reaches A's subscribers once A listens again, with no later event to reveal the gap.
 func TestClusterCatchesUpAfterAListenerOutage(t *testing.T) {
-	var proxy *pgProxy
+	var proxy *apitest.TCPProxy
 	n := startClusterWith(t, 2, func(i int, dbURL string) string {
 		if i != 0 {
 			return ""
@@ -164,8 +165,8 @@ func TestClusterCatchesUpAfterAListenerOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy = newPGProxy(t, u.Host)
-		u.Host = proxy.ln.Addr().String()
+		proxy = apitest.NewTCPProxy(t, u.Host)
+		u.Host = proxy.Addr()
 		return u.String()
 	})
 	a, b := n[0], n[1]
@@ -176,7 +177,7 @@ func TestClusterCatchesUpAfterAListenerOutage(t *testing.T) {
 		t.Fatalf("got %q", m.Content)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	waitUntil(t, "A reporting degraded", func() bool {
 		status, _ := a.do("GET", "/readyz", "", nil)
 		return status == http.StatusServiceUnavailable
@@ -184,7 +185,7 @@ func TestClusterCatchesUpAfterAListenerOutage(t *testing.T) {
 	for i := range 3 {
 		b.post(tok, "general", fmt.Sprint("during ", i))
 	}
-	proxy.restore()
+	proxy.Restore()
 	for i := range 3 {
 		if m := nextOf(t, sse, "chat_message").message(t); m.Content != fmt.Sprint("during ", i) {
 			t.Fatalf("after the outage A delivered %q, want %q", m.Content, fmt.Sprint("during ", i))
@@ -237,6 +238,10 @@ func TestClusterActionsReachOtherNodes(t *testing.T) {
 	}
 	if rest := sse.ended(t); len(rest) == 0 || rest[len(rest)-1].Type != "kicked" {
 		t.Fatalf("A's stream ended with %+v", rest)
+	}
+	// The kick's block holds on A too.
+	if status, out := a.do("POST", "/api/rooms/lobby/messages", alice, map[string]string{"content": "back"}); status != http.StatusForbidden {
+		t.Fatalf("alice writing on A after a kick on B: %d %s", status, out)
 	}
 }
 
@@ -355,5 +360,97 @@ func TestRoomPatchOnAnotherNodeKeepsWhatTheFirstChanged(t *testing.T) {
 	decode(t, a.mustDo(http.StatusOK, "GET", "/api/rooms/ops", ann, nil), &stored)
 	if !stored.Private {
 		t.Fatal("renaming the room on node B made it public again")
+	}
+}
+
+// A durable event too large for a NOTIFY payload (PostgreSQL's limit is 8000 bytes), published
+// on node B, reaches a subscriber of its room on node A whole: A reads it from the log.
+func TestClusterDeliversEventsLargerThanANotify(t *testing.T) {
+	n := startCluster(t, 2)
+	a, b := n[0], n[1]
+	sse := a.dialSSE(a.token("alice", "Alice"), "rooms=general")
+	blob := strings.Repeat("0123456789abcdef", 20<<10/16) // 20 KiB
+	b.mustDo(http.StatusOK, "POST", "/api/publish", b.admin("root"),
+		map[string]any{"type": "big.blob", "rooms": []string{"general"}, "data": map[string]string{"blob": blob}})
+	ev := nextOf(t, sse, "big.blob")
+	if ev.Room != "general" || ev.ID == "" || !jsonHas(t, ev.Data, "blob", blob) {
+		t.Fatalf("A delivered %s in %q (id %q) with %d bytes of data, want the 20 KiB blob whole",
+			ev.Type, ev.Room, ev.ID, len(ev.Data))
+	}
+	// What follows it still comes, once.
+	b.post(b.token("bob", "Bob"), "general", "after")
+	if m := nextOf(t, sse, "chat_message", "big.blob").message(t); m.Content != "after" {
+		t.Fatalf("after the large event A delivered %+v", m)
+	}
+}
+
+// A node's whole presence state, larger than one NOTIFY, travels in parts and is reassembled:
+// once node A has forgotten what node B told it, B's next periodic state alone restores all of
+// B's users in A's view.
+func TestClusterPresenceStateLargerThanANotify(t *testing.T) {
+	n := startCluster(t, 2, withHub(func(h *realtime.Config) { h.StateEvery = 200 * time.Millisecond }))
+	a, b := n[0], n[1]
+	const users = 80
+	var want []string
+	for i := range users {
+		id := fmt.Sprintf("user-%02d-with-a-rather-long-identifier-for-its-size", i)
+		want = append(want, id)
+		name := fmt.Sprintf("User number %02d, whose display name is long enough to matter", i)
+		b.dialWS(b.token(id, name), "rooms=lobby,general")
+	}
+	// B's state names every user twice (one list per room) and describes each once: about
+	// 80 × 220 bytes, well over one NOTIFY payload (8,000), so it can only arrive in parts.
+	carol := a.token("carol", "Carol")
+	presentOnA := func() []string {
+		var list struct {
+			Users []struct {
+				UserID string `json:"user_id"`
+			} `json:"users"`
+		}
+		decode(t, a.mustDo(http.StatusOK, "GET", "/api/rooms/lobby/presence", carol, nil), &list)
+		var ids []string
+		for _, u := range list.Users {
+			ids = append(ids, u.UserID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	waitUntil(t, "A seeing B's users", func() bool { return slices.Equal(presentOnA(), want) })
+
+	// As if every delta B sent had been lost: A forgets B's users, and only B's state, which
+	// cannot fit in one NOTIFY, can bring them back.
+	// (Whether A's view is seen empty in between depends on when B's next state lands, so it
+	// is not asserted; with the parts never reassembled, the wait below fails.)
+	a.hub.Remote("B", "hub.state", []byte(`{"rooms":{},"users":{}}`))
+	waitUntil(t, "B's state restoring all its users on A", func() bool { return slices.Equal(presentOnA(), want) })
+}
+
+// Typing announced over REST on node B, for a connection on node A, reaches the room's other
+// subscribers on A as user_typing_start, never the typer's own connection; typing in-band on B
+// reaches A too.
+func TestClusterTypingReachesOtherNodes(t *testing.T) {
+	n := startCluster(t, 2)
+	a, b := n[0], n[1]
+	alice, bob := a.token("alice", "Alice"), a.token("bob", "Bob")
+	watcher := a.dialSSE(alice, "rooms=general")
+	typer := a.dialSSE(bob, "rooms=general")
+	typing := []string{"user_typing_start", "user_typing_stop", "chat_message"}
+
+	b.mustDo(http.StatusNoContent, "POST", "/api/rooms/general/typing", bob,
+		map[string]any{"typing": true, "connection_id": typer.conn.ConnectionID})
+	if ev := nextOf(t, watcher, typing...); ev.Type != "user_typing_start" || ev.Room != "general" || !jsonHas(t, ev.Data, "user_id", "bob") {
+		t.Fatalf("alice on A got %s %s %s", ev.Type, ev.Room, ev.Data)
+	}
+	// A has published the typing event to both of its subscribers; the sentinel comes later.
+	b.post(alice, "general", "sentinel")
+	if ev := nextOf(t, typer, typing...); ev.Type != "chat_message" {
+		t.Fatalf("the typer's own connection got %s %s", ev.Type, ev.Data)
+	}
+	nextOf(t, watcher, "chat_message")
+
+	carolWS := b.dialWS(b.token("carol", "Carol"), "rooms=general")
+	carolWS.send(t, map[string]string{"type": "typing_start", "room": "general"})
+	if ev := nextOf(t, watcher, typing...); ev.Type != "user_typing_start" || !jsonHas(t, ev.Data, "user_id", "carol") {
+		t.Fatalf("alice on A got %s %s after carol typed on B", ev.Type, ev.Data)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"switchboard/api"
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/db/dbtest"
 )
@@ -49,7 +49,7 @@ func TestTokenCommand(t *testing.T) {
 		e := newEnv(t, kind)
 		tok := runCommand(t, []string{"SWITCHBOARD_JWT_SECRET=" + string(testSecret)},
 			"token", "--sub", "alice", "--name", "Alice", "--roles", "admin", "--ttl", "1h")
-		var claims api.Claims
+		var claims auth.Claims
 		_, err := jwt.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) { return testSecret, nil },
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired())
 		if err != nil {
@@ -74,7 +74,7 @@ func TestDemoModeServer(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		dbEnv := processDBEnv(t, kind)
 		demo := startProcess(t, append(slices.Clone(dbEnv), "SWITCHBOARD_JWT_SECRET="))
-		e := &env{t: t, base: demo.base}
+		e := &env{t: t, base: demo.base, watch: watchContract(t)}
 		var signedIn struct {
 			Token string `json:"token"`
 		}

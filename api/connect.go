@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -66,25 +65,50 @@ type connectRequest struct {
 	transport realtime.Transport
 	rooms     []string
 	cursor    string
-	expires   time.Time
+}
+
+// admit checks a stream request as far as it can without registering anything: that the
+// server is not shutting down, a kick's block, the caller's connection limits and the cursor,
+// which names nothing the caller may not resume. It returns the subscriptions the cursor
+// restores.
+func (s *Server) admit(ctx context.Context, req connectRequest) (resumePlan, error) {
+	if s.hub.Closing() {
+		return resumePlan{}, shuttingDown()
+	}
+	p := req.principal
+	if err := s.checkBlock(p.ID); err != nil {
+		return resumePlan{}, err
+	}
+	if n := len(s.hub.UserConns(p.ID)); n >= s.cfg.Limits.MaxConnsPerUser { // openConn takes the slot
+		return resumePlan{}, tooManyConns(n)
+	}
+	if s.hub.ConnCount() >= s.cfg.Limits.MaxConns {
+		return resumePlan{}, unavailable("this server is at its connection limit; try again shortly", 5, nil)
+	}
+	return s.subscriptionsFor(ctx, p, req.cursor)
 }
 
 // openConn authorizes a stream request and registers its connection: the caller's own topics,
-// the rooms it names, and everything a presented cursor names, resumed where it left off.
+// the rooms it names, and everything a presented cursor names, resumed where it left off. A
+// named room the caller may not read does not fail the request: the connection opens without
+// it and tells the client with room_left (reason forbidden, or room_not_found), as it does for
+// a room its cursor names.
 func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, error) {
 	ctx := c.Request().Context()
 	p := req.principal
-	if n := len(s.hub.UserConns(p.ID)); n >= s.cfg.Limits.MaxConnsPerUser {
-		return nil, &Error{Status: http.StatusTooManyRequests, Code: "too_many_connections", RetryAfter: 10,
-			Message: fmt.Sprintf("you already have %d live connections; close one (one stream per tab can carry every room)", n)}
-	}
-	if s.hub.ConnCount() >= s.cfg.Limits.MaxConns {
-		return nil, unavailable("this server is at its connection limit; try again shortly", 5, nil)
-	}
-	plan, err := s.subscriptionsFor(ctx, p, req.cursor)
+	plan, err := s.admit(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	if req.id == "" {
+		req.id = realtime.NewConnID()
+	}
+	done, err := s.takeSlot(ctx, p, req.id)
+	if err != nil {
+		return nil, err
+	}
+	registered := false
+	defer func() { done(registered) }()
 	subs := plan.subs
 	if err := s.db.UpsertUser(ctx, dbUser(p)); err != nil {
 		return nil, err
@@ -95,20 +119,30 @@ func (s *Server) openConn(c echo.Context, req connectRequest) (*realtime.Conn, e
 			continue
 		}
 		if _, err := s.readable(ctx, p, key, true); err != nil {
-			return nil, err
+			var e *Error
+			if !errors.As(err, &e) || (e.Status != http.StatusForbidden && e.Status != http.StatusNotFound && e.Status != http.StatusTooManyRequests) {
+				return nil, err
+			}
+			plan.refused = append(plan.refused, refusedRoom{key, e}) // private, or over the room allowance
+			continue
 		}
 		// A cursor from a replaced database cannot say what this room missed: reset it.
 		subs = append(subs, realtime.Subscription{Topic: topic, Reset: plan.epochLost})
 	}
-	conn, err := s.hub.Connect(ctx, realtime.ConnectOptions{
+	opts := realtime.ConnectOptions{
 		ID: req.id, User: p.User, Transport: req.transport, Subscriptions: subs, Resumed: plan.resumed,
-		Expires: req.expires, RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(),
-	})
+		Expires: p.Expires, RemoteAddr: c.RealIP(), UserAgent: c.Request().UserAgent(),
+	}
+	if req.transport == realtime.TransportPoll {
+		opts.PollTimeout = s.cfg.PollTimeout
+	}
+	conn, err := s.hub.Connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, key := range plan.refused {
-		if f, err := refusedRoomFrame(key); err == nil {
+	registered = true
+	for _, r := range plan.refused {
+		if f, err := refusedRoomFrame(r); err == nil {
 			_ = conn.Send(f)
 		}
 	}
@@ -139,20 +173,27 @@ func (s *Server) recheckRooms(ctx context.Context, p Principal, conn *realtime.C
 func (s *Server) closeConn(conn *realtime.Conn) {
 	conn.Close(realtime.ReasonClientGone) // unless the server closed it first, for its own reason
 	s.hub.Disconnect(conn)
+	s.releaseSlot(conn.ID()) // before the client sees the end: its reconnect finds the slot free
 }
 
 // resumePlan is what a stream request's cursor resumes.
 type resumePlan struct {
 	subs      []realtime.Subscription
-	resumed   bool     // a cursor was presented
-	epochLost bool     // it points into a log this server no longer has: everything resets
-	refused   []string // rooms it names that the caller may not read (any more)
+	resumed   bool          // a cursor was presented
+	epochLost bool          // it points into a log this server no longer has: everything resets
+	refused   []refusedRoom // rooms the caller may not read (any more): told with room_left
+}
+
+// refusedRoom is a room a stream request or its cursor names that the connection opens without.
+type refusedRoom struct {
+	key string
+	why *Error // 403, 404, or 429 (room creations)
 }
 
 // subscriptionsFor returns the subscriptions of a new connection: the caller's default topics,
 // fresh or resumed from the cursor, plus every other topic the cursor names once it is
-// authorized again. A forged cursor grants nothing: naming another user's topic fails the
-// request; a room the caller may not read is left out and reported in plan.refused, since a
+// authorized again. A cursor not issued to the caller is refused whole (invalid_cursor); a
+// room the caller may no longer read is left out and reported in plan.refused, since a
 // legitimate client can hold such a cursor (it was removed from the room while away).
 func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor string) (resumePlan, error) {
 	defaults := realtime.DefaultTopics(p.User)
@@ -163,7 +204,7 @@ func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor strin
 		}
 		return plan, nil
 	}
-	cur, err := realtime.ParseCursor(cursor)
+	cur, err := s.hub.ParseCursor(cursor, p.ID)
 	if err != nil {
 		return plan, badRequest("invalid_cursor", "cursor", "%s; connect without one to start fresh", err.Error())
 	}
@@ -197,7 +238,7 @@ func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor strin
 		}
 		if !allowed {
 			key, _ := realtime.RoomOf(name)
-			plan.refused = append(plan.refused, key)
+			plan.refused = append(plan.refused, refusedRoom{key, forbidden("room %q is private: only its members may read it", key)})
 			continue
 		}
 		offset := pos.Offset
@@ -211,15 +252,18 @@ func (s *Server) subscriptionsFor(ctx context.Context, p Principal, cursor strin
 	return plan, nil
 }
 
-// refusedRoomFrame tells a resuming client that a room its cursor names was not restored:
-// a room_left with reason "forbidden", as if it had been removed while away.
-func refusedRoomFrame(key string) (*realtime.Frame, error) {
+// refusedRoomFrame tells a client that a room its request or cursor names was not subscribed:
+// a room_left whose reason is the refusal's code (forbidden, room_not_found), with its HTTP
+// status and message, as if the client had been removed while away.
+func refusedRoomFrame(r refusedRoom) (*realtime.Frame, error) {
 	data := struct {
-		Room   string `json:"room"`
-		Topic  string `json:"topic"`
-		Reason string `json:"reason"`
-	}{key, realtime.RoomTopic(key), "forbidden"}
-	env, err := realtime.Event{Type: realtime.EventRoomLeft, Room: key, Data: data, TS: time.Now()}.Encode()
+		Room    string `json:"room"`
+		Topic   string `json:"topic"`
+		Reason  string `json:"reason"`
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	}{r.key, realtime.RoomTopic(r.key), r.why.Code, r.why.Status, r.why.Message}
+	env, err := realtime.Event{Type: realtime.EventRoomLeft, Room: r.key, Data: data, TS: time.Now()}.Encode()
 	return &realtime.Frame{Type: realtime.EventRoomLeft, Payload: env}, err
 }
 

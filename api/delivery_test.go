@@ -3,11 +3,13 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"switchboard/api"
+	"switchboard/api/apitest"
 	"switchboard/db"
 	"switchboard/realtime"
 	"switchboard/web"
@@ -73,11 +76,7 @@ func TestStalledReaderIsDisconnectedAndLosesNothing(t *testing.T) {
 				}
 			}
 		}
-		// The server closed the stalled stream: reading it now ends, rather than blocking.
-		stalled.SetReadDeadline(time.Now().Add(wait))
-		if _, err := io.Copy(io.Discard, stalled); err != nil {
-			t.Fatalf("the stalled stream was not closed by the server: %v", err)
-		}
+		expectClosedByServer(t, stalled)
 		resumed := e.dialSSE(alice, "", "Last-Event-ID", cursor)
 		for i := range n {
 			if m := nextOf(t, resumed, "chat_message").message(t); !strings.HasPrefix(m.Content, fmt.Sprintf("%04d", i)) {
@@ -106,38 +105,11 @@ func openStalledStream(t *testing.T, e *env, token, query string) (net.Conn, str
 	}
 }
 
-// bufferingProxy forwards each request and holds the response until it is complete, as some
-// corporate and antivirus proxies do.
-func bufferingProxy(t *testing.T, target string) string {
-	t.Helper()
-	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out, _ := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), r.Body)
-		out.Header = r.Header.Clone()
-		res, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return
-		}
-		for k, v := range res.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(res.StatusCode)
-		w.Write(body)
-	}))
-	t.Cleanup(p.Close)
-	return p.URL
-}
-
 // Through a proxy that buffers whole responses, SSE shows nothing, but long-poll still works.
 func TestLongPollThroughABufferingProxy(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		e := newEnv(t, kind)
-		proxied := e.via(bufferingProxy(t, e.srv.URL))
+		proxied := e.via(apitest.BufferingProxy(t, e.url))
 		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
 
 		// The control: an SSE stream through this proxy delivers nothing.
@@ -226,12 +198,12 @@ func idleCuttingProxy(t *testing.T, target string, idle time.Duration) string {
 	return "http://" + ln.Addr().String()
 }
 
-// readComments reads a raw SSE stream until it has seen n heartbeat comments, or it ends.
-func readComments(body io.Reader, n int) (int, error) {
+// readHeartbeats reads a raw SSE stream until it has seen n heartbeat events, or it ends.
+func readHeartbeats(body io.Reader, n int) (int, error) {
 	sc := bufio.NewScanner(body)
 	seen := 0
 	for seen < n && sc.Scan() {
-		if sc.Text() == ": ping" {
+		if sc.Text() == "event: heartbeat" {
 			seen++
 		}
 	}
@@ -254,7 +226,7 @@ func TestSSEWithDefaultHeartbeatOutlivesAnIdleCuttingProxy(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		t.Parallel()
 		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.Heartbeat = 0 })) // the default
-		proxy := idleCuttingProxy(t, strings.TrimPrefix(e.srv.URL, "http://"), 30*time.Second)
+		proxy := idleCuttingProxy(t, strings.TrimPrefix(e.url, "http://"), 30*time.Second)
 		alice := e.token("alice", "Alice")
 		res, err := http.Get(proxy + "/events?rooms=general&access_token=" + alice)
 		if err != nil {
@@ -262,7 +234,7 @@ func TestSSEWithDefaultHeartbeatOutlivesAnIdleCuttingProxy(t *testing.T) {
 		}
 		defer res.Body.Close()
 		r := bufio.NewReader(res.Body)
-		if seen, err := readComments(r, 3); err != nil { // 45 s: past the proxy's 30 s idle limit
+		if seen, err := readHeartbeats(r, 3); err != nil { // 45 s: past the proxy's 30 s idle limit
 			t.Fatalf("stream cut after %d heartbeats: %v", seen, err)
 		}
 		e.post(alice, "general", "still here")
@@ -278,7 +250,7 @@ func TestSSEWithDefaultHeartbeatOutlivesAnIdleCuttingProxy(t *testing.T) {
 // The control for the test above: without heartbeats, the idle-cutting proxy does end a stream.
 func TestIdleCuttingProxyCutsAStreamWithoutHeartbeats(t *testing.T) {
 	e := newEnv(t, db.SQLite) // heartbeat: an hour
-	proxy := idleCuttingProxy(t, strings.TrimPrefix(e.srv.URL, "http://"), 300*time.Millisecond)
+	proxy := idleCuttingProxy(t, strings.TrimPrefix(e.url, "http://"), 300*time.Millisecond)
 	res, err := http.Get(proxy + "/events?access_token=" + e.token("alice", "Alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -293,35 +265,53 @@ func TestIdleCuttingProxyCutsAStreamWithoutHeartbeats(t *testing.T) {
 	}
 }
 
-// A cursor is re-authorized on resume: it cannot name another user's events, or topics this
-// server does not know; one from another epoch starts over with resets.
+// A cursor the server did not issue to the user presenting it — another user's, altered, made
+// up — is refused whole with one answer that names nothing in it, on every transport; one from
+// another epoch starts over with resets.
 func TestForgedCursorsAreRefused(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
 		e := newEnv(t, kind)
 		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
-		e.dialSSE(bob, "")
-		ctx := context.Background()
-		bobTopic, _, err := e.db.LoadTopic(ctx, realtime.UserTopic("bob"))
+		e.createRoom(bob, map[string]any{"name": "Bob's secret", "key": "bobs-secret", "private": true})
+		bobs := e.dialSSE(bob, "rooms=bobs-secret").conn.Cursor
+		own := e.dialSSE(alice, "").conn.Cursor
+		raw, err := base64.RawURLEncoding.DecodeString(own)
 		if err != nil {
 			t.Fatal(err)
 		}
-		epoch := e.hub.Config().Epoch
-		forged := realtime.Cursor{Epoch: epoch, Positions: []realtime.Position{{TopicID: bobTopic}}}.String()
-		for _, path := range []string{"/events?last_event_id=" + forged, "/poll?timeout=0&cursor=" + forged} {
-			status, body := e.do("GET", path, alice, nil)
-			if status != http.StatusForbidden {
-				t.Fatalf("%s with a cursor naming bob's topic: %d %s", path, status, body)
+		raw[len(raw)/2] ^= 1
+		altered := base64.RawURLEncoding.EncodeToString(raw)
+		var first string
+		for name, cursor := range map[string]string{"bob's": bobs, "altered": altered, "made up": "AgUBAQE"} {
+			for _, path := range []string{"/events?last_event_id=", "/poll?timeout=0&cursor=", "/ws?last_event_id="} {
+				status, out := e.do("GET", path+url.QueryEscape(cursor), alice, nil)
+				var body struct {
+					Error struct{ Code, Message, Field string } `json:"error"`
+				}
+				decode(t, out, &body)
+				if status != http.StatusBadRequest || body.Error.Code != "invalid_cursor" {
+					t.Fatalf("%s cursor on %s: %d %s, want 400 invalid_cursor", name, path, status, out)
+				}
+				answer := body.Error.Message + " " + body.Error.Field
+				if first == "" {
+					first = answer
+				}
+				if answer != first || strings.Contains(answer, "bob") || strings.Contains(answer, "secret") {
+					t.Fatalf("%s cursor on %s answers %q (first answer %q)", name, path, answer, first)
+				}
 			}
 		}
-		if _, err := e.openWS(alice, "last_event_id="+forged); err == nil || !strings.Contains(err.Error(), "403") {
-			t.Fatalf("a WebSocket resuming with a cursor naming bob's topic: %v, want a 403", err)
+		if _, err := e.openWS(alice, "last_event_id="+bobs); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("a WebSocket resuming with bob's cursor: %v, want a 400", err)
 		}
-		unknown := realtime.Cursor{Epoch: epoch, Positions: []realtime.Position{{TopicID: 1 << 40}}}.String()
+		// Only a holder of the key could sign a cursor naming an unknown topic: still refused.
+		epoch := e.hub.Config().Epoch
+		unknown := e.hub.SignCursor(realtime.Cursor{Epoch: epoch, Positions: []realtime.Position{{TopicID: 1 << 40}}}, "alice")
 		if status, body := e.do("GET", "/events?last_event_id="+unknown, alice, nil); status != http.StatusBadRequest {
 			t.Fatalf("cursor naming an unknown topic: %d %s", status, body)
 		}
 		// Another epoch: the log it points into is gone; the client starts over and is told so.
-		stale := realtime.Cursor{Epoch: epoch + 1, Positions: []realtime.Position{{TopicID: bobTopic, Offset: 3}}}.String()
+		stale := e.hub.SignCursor(realtime.Cursor{Epoch: epoch + 1, Positions: []realtime.Position{{TopicID: 1, Offset: 3}}}, "alice")
 		// Rooms the request names cannot be resumed either: they reset as well.
 		stream := e.dialSSE(alice, "rooms=general", "Last-Event-ID", stale)
 		if !stream.conn.Resumed {
@@ -332,10 +322,14 @@ func TestForgedCursorsAreRefused(t *testing.T) {
 			ev := nextOf(t, stream, "reset")
 			var d struct {
 				Topic string `json:"topic"`
+				Room  string `json:"room"`
 			}
 			decode(t, ev.Data, &d)
 			if !want[d.Topic] {
 				t.Fatalf("unexpected reset %s (still waiting for %v)", ev.Data, want)
+			}
+			if room := strings.TrimPrefix(d.Topic, "room:"); d.Room != ev.Room || (room == d.Topic) != (d.Room == "") {
+				t.Fatalf("reset of %s names room %q (envelope %q)", d.Topic, d.Room, ev.Room)
 			}
 			delete(want, d.Topic)
 		}
@@ -353,16 +347,51 @@ func TestTokenExpiryEndsStreams(t *testing.T) {
 		if len(rest) == 0 || rest[len(rest)-1].Type != "token_expired" {
 			t.Fatalf("SSE ended without token_expired: %+v", rest)
 		}
+		// Its ts is when it happened, at the token's expiry, not when the stream connected.
+		final := rest[len(rest)-1]
+		var d struct {
+			ExpiredAt string `json:"expired_at"`
+		}
+		decode(t, final.Data, &d)
+		if final.TS < d.ExpiredAt {
+			t.Fatalf("token_expired has ts %s, before the token expired at %s", final.TS, d.ExpiredAt)
+		}
 		if code, _ := ws.closeStatus(t); code != realtime.CloseTokenExpired {
 			t.Fatalf("WebSocket closed with %d, want %d", code, realtime.CloseTokenExpired)
 		}
 	})
 }
 
+// A long-poll waiting when its token expires answers then, with what it had: nothing published
+// after the expiry reaches it, and the next request is refused 401 token_expired.
+func TestLongPollInFlightEndsAtTokenExpiry(t *testing.T) {
+	e := newEnv(t, db.SQLite, withAPI(func(a *api.Config) { a.PollTimeout = time.Minute }))
+	exp := time.Now().Add(2 * time.Second) // the token's exp is this, in whole seconds: no later
+	short := e.tokenFor("alice", 2*time.Second)
+	p := e.dialPoll(short, "rooms=general")
+	connectedOf(t, p)
+	nextOf(t, p, "room_info") // her own arrival; nothing else happens before the expiry
+	got := make(chan []envelope, 1)
+	go func() { got <- p.poll(t) }()
+	waitUntil(t, "the token to expire", func() bool { return time.Now().After(exp) })
+	e.post(e.token("bob", "Bob"), "general", "after the token expired")
+	select {
+	case evs := <-got: // nothing happened before the expiry
+		if len(evs) > 0 {
+			t.Fatalf("a long-poll delivered %s %s after its token expired", evs[0].Type, evs[0].Data)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the long-poll waited on past its token's expiry")
+	}
+	if status, out := e.do("GET", "/poll?connection_id="+p.id+"&cursor="+p.cursor, short, nil); status != http.StatusUnauthorized || !strings.Contains(string(out), "token_expired") {
+		t.Fatalf("the next poll: %d %s", status, out)
+	}
+}
+
 // Streams end after their maximum age; resuming is seamless.
 func TestMaxAgeEndsStreamsAndResumeIsSeamless(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind db.Kind) {
-		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.MaxAge = 300 * time.Millisecond }))
+		e := newEnv(t, kind, withHub(func(h *realtime.Config) { h.MaxStreamAge = 300 * time.Millisecond }))
 		alice := e.token("alice", "Alice")
 		ws := e.dialWS(alice, "rooms=general")
 		stream := e.dialSSE(alice, "rooms=general")
@@ -430,7 +459,7 @@ func TestWebSocketResumes(t *testing.T) {
 // With the prelude on, a stream starts with 2 KiB of comment for proxies that hold the first bytes.
 func TestSSEPrelude(t *testing.T) {
 	e := newEnv(t, db.SQLite, withAPI(func(a *api.Config) { a.SSE.Prelude = true }))
-	res, err := http.Get(e.srv.URL + "/events?access_token=" + e.token("alice", "Alice"))
+	res, err := http.Get(e.url + "/events?access_token=" + e.token("alice", "Alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,16 +543,13 @@ func TestStalledWebSocketReaderIsDisconnected(t *testing.T) {
 			t.Fatalf("message %d is %.4s", i, m.Content)
 		}
 	}
-	// The server closed the stalled socket: reading it now ends, rather than blocking.
-	stalled.SetReadDeadline(time.Now().Add(wait))
-	if _, err := io.Copy(io.Discard, stalled); err != nil {
-		t.Fatalf("the stalled WebSocket was not closed by the server: %v", err)
-	}
+	expectClosedByServer(t, stalled)
 }
 
 // TestStalledReaderInAQuietRoomIsDisconnected: a client that stops reading once a few
 // messages have filled its socket — too few to overflow its queue — is cut off by the write
-// timeout, on SSE and on WebSocket, although nothing more is posted and no heartbeat is due.
+// timeout, on SSE and on WebSocket, although nothing more is posted and no heartbeat is due;
+// its socket is reset, so that the kernel holds nothing more for it.
 func TestStalledReaderInAQuietRoomIsDisconnected(t *testing.T) {
 	open := map[string]func(e *env, token string) net.Conn{
 		"sse": func(e *env, token string) net.Conn {
@@ -538,7 +564,7 @@ func TestStalledReaderInAQuietRoomIsDisconnected(t *testing.T) {
 			// stream must end on the failure itself.
 			const timeout = time.Second
 			e := newEnv(t, db.SQLite, smallSendBuffers, withAPI(func(c *api.Config) {
-				c.SSE.WriteTimeout, c.WSWriteTimeout = timeout, timeout
+				c.WriteTimeout = timeout
 			}))
 			alice := e.token("alice", "Alice")
 			stalled := open(e, e.token("sleepy", "Sleepy"))
@@ -549,11 +575,24 @@ func TestStalledReaderInAQuietRoomIsDisconnected(t *testing.T) {
 			waitUntil(t, "the server ending the stalled stream", func() bool {
 				return !slices.ContainsFunc(e.hub.Conns(), func(c *realtime.Conn) bool { return c.User().ID == "sleepy" })
 			})
-			stalled.SetReadDeadline(time.Now().Add(wait)) // what the sockets held, then the end
-			if _, err := io.Copy(io.Discard, stalled); err != nil {
-				t.Fatalf("the stalled stream was not closed by the server: %v", err)
+			// Reset, not closed in order: the kernel drops what the client never read.
+			stalled.SetReadDeadline(time.Now().Add(wait))
+			if _, err := io.Copy(io.Discard, stalled); !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("reading the stalled stream to its end: %v, want a reset", err)
 			}
 		})
+	}
+}
+
+// expectClosedByServer fails unless the server has closed the stalled socket: reading it ends,
+// rather than blocking. The server resets a stalled socket (the unread rest is dropped, so the
+// end arrives at once, not after the kernel's zero-window probes back off), but a socket that
+// had taken everything is closed in order, so either end will do.
+func expectClosedByServer(t *testing.T, stalled net.Conn) {
+	t.Helper()
+	stalled.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.Copy(io.Discard, stalled); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the stalled stream was not closed by the server: %v", err)
 	}
 }
 
@@ -564,7 +603,7 @@ func dialTinyReceiveBuffer(t *testing.T, e *env) net.Conn {
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
 	}}
-	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +618,7 @@ func openStalledWS(t *testing.T, e *env, token, query string) net.Conn {
 	conn := dialTinyReceiveBuffer(t, e)
 	fmt.Fprintf(conn, "GET /ws?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
-		query, strings.TrimPrefix(e.srv.URL, "http://"), token)
+		query, strings.TrimPrefix(e.url, "http://"), token)
 	r := bufio.NewReaderSize(conn, 16)
 	conn.SetReadDeadline(time.Now().Add(wait))
 	status, err := r.ReadString('\n')

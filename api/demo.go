@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"switchboard/api/auth"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,15 +30,16 @@ func (s *Server) handleDemoLogin(c echo.Context) error {
 	if id == "" || utf8.RuneCountInString(name) > maxDemoNameChars {
 		return invalid("name", "name must be 1–%d characters with at least one letter or digit", maxDemoNameChars)
 	}
-	if id == apiKeyActor {
+	if id == auth.APIKeyActor {
 		return invalid("name", "this name is reserved; choose another")
 	}
-	claims := Claims{Name: name, RegisteredClaims: registered(id)}
+	claims := auth.Claims{Name: name}
+	claims.Subject = id
 	if body.Admin {
 		claims.Roles = []string{"admin"}
 		claims.Permissions = []string{PermAdminConnections, PermSendNotifications, PermSendAnnouncements, PermPublish}
 	}
-	token, exp, err := s.auth.Issue(claims, s.auth.cfg.DemoTTL)
+	token, exp, err := s.auth.Issue(claims, s.auth.Config().DemoTTL)
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/realtime"
 )
 
-// Error is a client-facing error: an HTTP status and the JSON body of DESIGN.md,
+// Error is a client-facing error: an HTTP status and the one JSON error body of the API,
 // {"error":{"code","message","field"}}. Every handler error reaches the client through it.
 type Error struct {
 	Status     int    `json:"-"`
@@ -68,6 +69,13 @@ func unavailable(message string, retryAfter int, cause error) *Error {
 		RetryAfter: retryAfter, cause: cause}
 }
 
+// shuttingDown refuses a new stream while the server drains: the client reconnects, through
+// a proxy to another node, or here once the server is back.
+func shuttingDown() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down", RetryAfter: 1,
+		Message: "the server is shutting down; reconnect", cause: realtime.ErrShuttingDown}
+}
+
 func internal(cause error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "the server could not complete this request", cause: cause}
@@ -79,6 +87,10 @@ func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var refused *auth.Error
+	if errors.As(err, &refused) {
+		return unauthorized(refused.Code, refused.Message)
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -94,7 +106,7 @@ func asError(err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return unavailable("the server is overloaded; try again shortly", 2, err)
 	case errors.Is(err, realtime.ErrShuttingDown):
-		return unavailable("the server is shutting down; reconnect", 1, err)
+		return shuttingDown()
 	case errors.Is(err, realtime.ErrTooManyTopics):
 		return conflict("too_many_subscriptions", "this connection already has the maximum number of subscriptions")
 	}
@@ -142,7 +154,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.Is(err, db.ErrUnavailable) {
 		s.metrics.dbErrors.Inc()
 	}
-	if e.Status >= 500 {
+	if e.Status >= 500 && e.Code != "shutting_down" { // refusing streams is what draining does
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 			"request_id", requestID(c), "status", e.Status, "err", err)
 	}

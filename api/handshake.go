@@ -8,14 +8,27 @@ import (
 	"strings"
 )
 
-// checkWSHandshake validates a WebSocket upgrade request before anything is done for it, so
-// that a bad handshake or a foreign origin gets the JSON error body and leaves no trace. The
-// WebSocket library checks the same again when it accepts.
+// upgradeRequired is the answer to a request of /ws that asks for no upgrade.
+func upgradeRequired() *Error {
+	return &Error{Status: http.StatusUpgradeRequired, Code: "upgrade_required",
+		Message: "this endpoint speaks WebSocket; use /events for Server-Sent Events or /poll for long-polling"}
+}
+
+// originNotAllowed refuses a WebSocket from an origin the server does not allow.
+func originNotAllowed() *Error {
+	return &Error{Status: http.StatusForbidden, Code: "origin_not_allowed",
+		Message: "WebSocket connections from this origin are not allowed"}
+}
+
+// isUpgrade reports whether r asks to be upgraded to a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// checkWSHandshake validates a request that asks for the upgrade (isUpgrade) before anything
+// is done for it, so that a bad handshake or a foreign origin gets the JSON error body and
+// leaves no trace. The WebSocket library checks the same again when it accepts.
 func (s *Server) checkWSHandshake(r *http.Request) error {
-	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		return &Error{Status: http.StatusUpgradeRequired, Code: "upgrade_required",
-			Message: "this endpoint speaks WebSocket; use /events for Server-Sent Events or /poll for long-polling"}
-	}
 	if r.Header.Get("Sec-WebSocket-Version") != "13" {
 		return badRequest("bad_handshake", "", "only WebSocket protocol version 13 is supported")
 	}
@@ -27,8 +40,7 @@ func (s *Server) checkWSHandshake(r *http.Request) error {
 		return badRequest("bad_handshake", "", "Sec-WebSocket-Key must be 16 bytes in base64")
 	}
 	if !originAllowed(r, s.cfg.WSOriginPatterns) {
-		return &Error{Status: http.StatusForbidden, Code: "origin_not_allowed",
-			Message: "WebSocket connections from this origin are not allowed"}
+		return originNotAllowed()
 	}
 	return nil
 }

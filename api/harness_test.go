@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,6 +21,8 @@ import (
 	"gopkg.in/cenkalti/backoff.v1"
 
 	"switchboard/api"
+	"switchboard/api/apitest"
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/db/dbtest"
 	"switchboard/realtime"
@@ -32,36 +34,80 @@ const wait = 10 * time.Second
 
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
-// env is one Switchboard server over real sockets, on one database.
+// env is one Switchboard server over real sockets, on one database, started the way the
+// binary starts it (api.Start).
 type env struct {
 	t    *testing.T
-	srv  *httptest.Server
+	url  string // the server's own URL
 	base string // where clients send requests: the server, or a proxy in front of it
 	hub  *realtime.Hub
 	db   *db.DB
 	api  *api.Server
 	stop func() // stops the server and its background work, as a process exit would
+	// shutdown is stop, returning what Running.Shutdown did; only its first call stops.
+	shutdown func() error
 	// cluster is the node's bus when it runs in a cluster; closing it first makes stop a
 	// crash as the other nodes see it: no farewell reaches them.
 	cluster *api.Cluster
+	// watch checks every request, answer and event of the test against the API's
+	// descriptions (openapi.json, events.schema.json); what does not match fails the test.
+	watch *apitest.Watch
+}
+
+// contract is the API's descriptions, loaded once.
+var contract = sync.OnceValues(func() (*apitest.Contract, error) {
+	fsys := api.Descriptions()
+	doc, err := fs.ReadFile(fsys, "openapi.json")
+	if err != nil {
+		return nil, err
+	}
+	events, err := fs.ReadFile(fsys, "events.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	return apitest.NewContract(doc, events)
+})
+
+// watchContract checks t's traffic against the API's descriptions and reports what does not
+// match when t ends, after its servers have stopped (register it before them).
+func watchContract(t *testing.T) *apitest.Watch {
+	t.Helper()
+	c, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Watch()
+	t.Cleanup(func() {
+		for _, v := range w.Violations() {
+			t.Errorf("contract: %s", v)
+		}
+	})
+	return w
 }
 
 // envConfig is a test server's configuration.
 type envConfig struct {
-	api              api.Config
-	hub              realtime.Config
+	setup            api.Setup
 	smallSendBuffers bool
-	clusterURL       string // when set, the server joins the cluster on this database
 }
 
 // option adjusts a test server's configuration.
 type option func(*envConfig)
 
-func withHub(f func(*realtime.Config)) option { return func(c *envConfig) { f(&c.hub) } }
-func withAPI(f func(*api.Config)) option      { return func(c *envConfig) { f(&c.api) } }
+func withHub(f func(*realtime.Config)) option { return func(c *envConfig) { f(&c.setup.Hub) } }
+func withAPI(f func(*api.Config)) option      { return func(c *envConfig) { f(&c.setup.API) } }
+func withSetup(f func(*api.Setup)) option     { return func(c *envConfig) { f(&c.setup) } }
+
+// ownDatabase makes the server open the database cfg itself, as the binary does, instead of
+// using the one startEnv was given (which must be nil).
+func ownDatabase(cfg db.Config) option {
+	return func(c *envConfig) { c.setup.DB, c.setup.Store = cfg, nil }
+}
 
 // inCluster makes the server a node of the cluster on the PostgreSQL database at url.
-func inCluster(url string) option { return func(c *envConfig) { c.clusterURL = url } }
+func inCluster(url string) option {
+	return func(c *envConfig) { c.setup.Cluster, c.setup.ClusterListenURL = "auto", url }
+}
 
 // smallSendBuffers makes the server's sockets hold only a few KiB unsent, as on a slow link, so
 // that a client that stops reading stalls the server's writes at once instead of after the
@@ -80,53 +126,41 @@ func newEnv(t *testing.T, kind db.Kind, opts ...option) *env {
 	return startEnv(t, dbtest.Open(t, kind), opts...)
 }
 
-// startEnv starts a server on an open database.
+// startEnv starts a server on an open database, which outlives it (or, with ownDatabase, on
+// one it opens and closes itself).
 func startEnv(t *testing.T, store *db.DB, opts ...option) *env {
 	t.Helper()
-	cfg := envConfig{
-		api: api.Config{Auth: api.AuthConfig{Secret: testSecret}, PollTimeout: 5 * time.Second, Limits: unlimited()},
-		hub: realtime.Config{Store: store, Epoch: store.Epoch(), Heartbeat: time.Hour},
-	}
-	cfg.api.Metrics = api.Wire(store, &cfg.hub)
+	cfg := envConfig{setup: api.Setup{Addr: "127.0.0.1:0", Store: store, Cluster: "off",
+		API: api.Config{Auth: auth.Config{Secret: testSecret}, PollTimeout: 5 * time.Second, Limits: unlimited(),
+			DBTimeout: dbtest.TestTimeout},
+		Hub: realtime.Config{Heartbeat: time.Hour}}}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var cluster *api.Cluster
-	if cfg.clusterURL != "" {
-		var err error
-		cluster, err = api.StartCluster(store, cfg.clusterURL)
+	watch := watchContract(t)
+	if mw := cfg.setup.Middleware; mw != nil {
+		cfg.setup.Middleware = func(h http.Handler) http.Handler { return watch.Middleware(mw(h)) }
+	} else {
+		cfg.setup.Middleware = watch.Middleware
+	}
+	if cfg.smallSendBuffers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(cluster.Close)
-		cfg.hub.Broker, cfg.api.Cluster = cluster, cluster
+		cfg.setup.Listener = sndbufListener{ln}
 	}
-	hub, err := realtime.New(cfg.hub)
+	r, err := api.Start(context.Background(), cfg.setup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(cfg.api, hub, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { a.Run(ctx); close(ran) }()
-	srv := httptest.NewUnstartedServer(a.Handler())
-	if cfg.smallSendBuffers {
-		srv.Listener = sndbufListener{srv.Listener}
-	}
-	srv.Start()
-	e := &env{t: t, srv: srv, base: srv.URL, hub: hub, db: store, api: a, cluster: cluster}
-	e.stop = sync.OnceFunc(func() {
-		stopRun()
-		<-ran
+	e := &env{t: t, url: r.URL, base: r.URL, hub: r.Hub, db: r.DB, api: r.API, cluster: r.Cluster, watch: watch}
+	e.shutdown = sync.OnceValue(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		a.Shutdown(ctx, 0)
-		srv.Close()
-		hub.Close()
+		return r.Shutdown(ctx)
 	})
+	e.stop = func() { e.shutdown() }
 	t.Cleanup(e.stop)
 	return e
 }
@@ -153,21 +187,21 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 // token returns a valid token for a user.
 func (e *env) token(sub, name string, roles ...string) string {
 	e.t.Helper()
-	return e.tokenWith(api.Claims{Name: name, Roles: roles}, sub)
+	return e.tokenWith(auth.Claims{Name: name, Roles: roles}, sub)
 }
 
 // admin returns a token with every administrative permission.
 func (e *env) admin(sub string) string {
 	e.t.Helper()
-	return e.tokenWith(api.Claims{Name: sub, Roles: []string{"admin"}, Permissions: []string{api.PermAdminConnections,
+	return e.tokenWith(auth.Claims{Name: sub, Roles: []string{"admin"}, Permissions: []string{api.PermAdminConnections,
 		api.PermSendNotifications, api.PermSendAnnouncements, api.PermPublish}}, sub)
 }
 
 // tokenWith returns a token with the given claims for sub.
-func (e *env) tokenWith(c api.Claims, sub string) string {
+func (e *env) tokenWith(c auth.Claims, sub string) string {
 	e.t.Helper()
 	c.Subject = sub
-	tok, _, err := api.IssueToken(testSecret, c, time.Hour)
+	tok, _, err := auth.IssueToken(testSecret, c, time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -177,9 +211,9 @@ func (e *env) tokenWith(c api.Claims, sub string) string {
 // tokenFor returns a token for sub that expires after ttl (negative: already expired).
 func (e *env) tokenFor(sub string, ttl time.Duration) string {
 	e.t.Helper()
-	var c api.Claims
+	var c auth.Claims
 	c.Subject = sub
-	tok, _, err := api.IssueToken(testSecret, c, ttl)
+	tok, _, err := auth.IssueToken(testSecret, c, ttl)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -337,7 +371,12 @@ func (e *env) openSSE(token, query string, headers ...string) *sseClient {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &sseClient{events: make(chan *sse.Event, 1024), done: make(chan error, 1), cancel: cancel}
 	go func() {
-		c.done <- cl.SubscribeRawWithContext(ctx, func(m *sse.Event) { c.events <- m })
+		c.done <- cl.SubscribeRawWithContext(ctx, func(m *sse.Event) {
+			if len(m.Data) > 0 {
+				e.watch.CheckEvent(m.Data)
+			}
+			c.events <- m
+		})
 	}()
 	e.t.Cleanup(cancel)
 	return c
@@ -433,6 +472,7 @@ func (e *env) openWS(token, query string) (*wsClient, error) {
 				c.closed <- fmt.Errorf("undecodable message %q: %w", b, err)
 				return
 			}
+			e.watch.CheckEvent(b)
 			c.events <- ev
 		}
 	}()
@@ -475,15 +515,28 @@ func (c *wsClient) next(t testing.TB) envelope {
 // closeStatus waits for the server to close the socket and returns its close code and reason.
 func (c *wsClient) closeStatus(t testing.TB) (websocket.StatusCode, string) {
 	t.Helper()
+	_, code, reason := c.ended(t)
+	return code, reason
+}
+
+// ended waits for the server to close the socket and returns the events not yet read, its
+// close code and reason.
+func (c *wsClient) ended(t testing.TB) ([]envelope, websocket.StatusCode, string) {
+	t.Helper()
+	var rest []envelope
 	for {
 		select {
-		case <-c.events:
+		case ev := <-c.events:
+			rest = append(rest, ev)
 		case err := <-c.closed:
+			for len(c.events) > 0 { // the reader queued every event before it saw the close
+				rest = append(rest, <-c.events)
+			}
 			var ce websocket.CloseError
 			if !errors.As(err, &ce) {
 				t.Fatalf("WebSocket ended without a close frame: %v", err)
 			}
-			return ce.Code, ce.Reason
+			return rest, ce.Code, ce.Reason
 		case <-time.After(wait):
 			t.Fatalf("WebSocket still open after %s", wait)
 		}
@@ -578,10 +631,24 @@ func mustJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
-func asAPIError(err error, target **api.Error) bool { return errors.As(err, target) }
-
 // unlimited lifts the rate limits, which tests that are not about them would trip over.
 func unlimited() api.LimitsConfig {
 	none := api.ActionLimit{User: api.Limit{Rate: 1e9, Burst: 1e9}, Conn: api.Limit{Rate: 1e9, Burst: 1e9}}
-	return api.LimitsConfig{Messages: none, Typing: none, Joins: none, Presence: none, Changes: none, MaxConnsPerUser: 1 << 20}
+	return api.LimitsConfig{Messages: none, Typing: none, Joins: none, Presence: none, Changes: none, Rooms: none, Reads: none,
+		MaxConnsPerUser: 1 << 20, MaxRoomsPerUser: 1 << 20, MaxRequestsPerUser: 1 << 20}
+}
+
+func rawRequest(t *testing.T, e *env, method, path, token, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
 }

@@ -9,9 +9,13 @@ import (
 )
 
 // handleClientMessage carries out a WebSocket client's in-band action with the same code as
-// the REST action it mirrors. Refusals come back as faults; the socket stays open.
-func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m realtime.ClientMessage) error {
-	p := Principal{User: conn.User()}
+// the REST action it mirrors. Refusals come back as faults; the socket stays open. The result,
+// acknowledged to a client that sent a ref, is the stored message for chat_message and nothing
+// for the others.
+func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m realtime.ClientMessage) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+	defer cancel()
+	p := connPrincipal(conn.User())
 	if act, ok := limitedActions[m.Type]; ok {
 		if err := s.limit(act, p.ID, conn.ID()); err != nil {
 			if s.limits.abusive(conn.ID()) {
@@ -20,12 +24,15 @@ func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m
 				f := *asError(err).Fault()
 				f.Ref = m.Ref
 				conn.CloseWith(realtime.ReasonAbuse, realtime.FaultFrame(f))
-				return nil
+				return nil, nil
 			}
-			return asFault(err)
+			return nil, asFault(err)
 		}
 	}
-	var err error
+	var (
+		err    error
+		result any
+	)
 	switch m.Type {
 	case realtime.ClientJoinRoom:
 		err = s.joinRoom(ctx, p, conn, m.Room)
@@ -37,7 +44,10 @@ func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m
 			ClientID string `json:"client_id"`
 		}
 		if err = decodeData(m, &data); err == nil {
-			_, _, err = s.postMessage(ctx, p, m.Room, data.Content, data.ClientID)
+			var msg messageJSON
+			if msg, _, err = s.postMessage(ctx, p, m.Room, data.Content, data.ClientID); err == nil {
+				result = msg
+			}
 		}
 	case realtime.ClientTypingStart, realtime.ClientTypingStop:
 		err = s.typing(ctx, p, m.Room, m.Type == realtime.ClientTypingStart)
@@ -46,17 +56,20 @@ func (s *Server) handleClientMessage(ctx context.Context, conn *realtime.Conn, m
 		if err = decodeData(m, &data); err == nil {
 			err = s.setPresence(ctx, p, data)
 		}
+	case realtime.ClientRefresh:
+		err = s.refreshInBand(ctx, conn, m)
 	default:
 		err = &realtime.Fault{Code: "unknown_type", Field: "type", Message: "unknown message type " + quote(m.Type) +
-			"; expected join_room, leave_room, chat_message, typing_start, typing_stop, presence_update or ping"}
+			"; expected join_room, leave_room, chat_message, typing_start, typing_stop, presence_update, refresh or ping"}
 	}
-	return asFault(err)
+	return result, asFault(err)
 }
 
 // limitedActions maps in-band message types to the rate limit they count against.
 var limitedActions = map[string]action{
 	realtime.ClientJoinRoom: actJoin, realtime.ClientLeaveRoom: actJoin, realtime.ClientChatMessage: actMessage,
 	realtime.ClientTypingStart: actTyping, realtime.ClientTypingStop: actTyping, realtime.ClientPresenceUpdate: actPresence,
+	realtime.ClientRefresh: actJoin,
 }
 
 // decodeData decodes a client message's data object.

@@ -10,11 +10,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/realtime"
 )
 
-const maxUserIDLen = maxSubjectLen // a user id is a token's sub
+const maxUserIDLen = auth.MaxSubjectLen // a user id is a token's sub
 
 type memberJSON struct {
 	Room     string `json:"room"`
@@ -113,6 +114,9 @@ func (s *Server) handleAddMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.room.Type == db.RoomDirect {
+		return errDirectMembers()
+	}
 	if !a.isAdmin() && !(a.isModerator() && body.Role == db.RoleMember) {
 		return forbidden("only the room's admins may add members (moderators may add plain members)")
 	}
@@ -146,15 +150,15 @@ func (s *Server) handleRemoveMember(c echo.Context) error {
 	if err := checkUserID("user", userID); err != nil {
 		return err
 	}
-	a, err := s.access(ctx, p, c.Param("room"), false)
+	a, err := s.readable(ctx, p, c.Param("room"), false)
 	if err != nil {
 		return err
 	}
+	if a.room.Type == db.RoomDirect {
+		return errDirectMembers()
+	}
 	target, err := s.db.GetMember(ctx, a.room.ID, userID)
 	if errors.Is(err, db.ErrNotFound) {
-		if !a.canRead() {
-			return forbidden("room %q is private: only its members may read it", a.room.Key)
-		}
 		return notFound("member_not_found", "%s is not a member of room %q", userID, a.room.Key)
 	}
 	if err != nil {
@@ -179,6 +183,13 @@ func (s *Server) handleRemoveMember(c echo.Context) error {
 	s.publish(evs...)
 	s.unsubscribeUser(userID, a.room.Key, "removed")
 	return c.NoContent(http.StatusNoContent)
+}
+
+// errDirectMembers refuses a change to a direct room's members: it is between its two users,
+// always, with the same role each.
+func errDirectMembers() *Error {
+	return &Error{Status: http.StatusForbidden, Code: "direct_room",
+		Message: "a direct room has exactly its two members: none can be added, removed or change role"}
 }
 
 // unsubscribeUser takes every live connection of a user, on every node, out of a room, telling

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,8 +34,6 @@ func toMessageJSON(m db.Message) messageJSON {
 	}
 	return out
 }
-
-func wireTime(t time.Time) string { return t.UTC().Format(realtime.TimeFormat) }
 
 // postMessage stores a message and broadcasts it to the room. A repeated client id returns
 // the first message (created false) and broadcasts nothing.
@@ -84,20 +80,6 @@ func (s *Server) postMessage(ctx context.Context, p Principal, key, content, cli
 	return toMessageJSON(msg), created, nil
 }
 
-// publish hands committed events to the hub.
-func (s *Server) publish(evs ...db.Appended) {
-	for _, ev := range evs {
-		s.hub.Publish(&realtime.Frame{Topic: ev.Topic, TopicID: ev.TopicID, Offset: ev.Offset,
-			Type: realtime.EventType(ev.Type), Payload: ev.Envelope, Audience: ev.Audience})
-	}
-}
-
-// newEvent encodes a durable event for topic.
-func newEvent(topic string, typ realtime.EventType, room string, data any) (db.Event, error) {
-	env, err := realtime.Event{Type: typ, Room: room, Data: data, TS: time.Now()}.Encode()
-	return db.Event{Topic: topic, Type: string(typ), Envelope: env}, err
-}
-
 // handlePostMessage serves POST /api/rooms/:room/messages {content, client_id?}: 201 with the
 // stored message, or 200 with the first one when client_id repeats.
 func (s *Server) handlePostMessage(c echo.Context) error {
@@ -135,20 +117,13 @@ func (s *Server) handleHistory(c echo.Context) error {
 	if err := checkRoomKey("room", key); err != nil {
 		return err
 	}
-	limit := defaultHistoryLimit
-	if raw := c.QueryParam("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxHistoryLimit {
-			return invalid("limit", "limit must be a whole number from 1 to %d", maxHistoryLimit)
-		}
-		limit = n
+	limit, err := pageLimit(c, defaultHistoryLimit, maxHistoryLimit)
+	if err != nil {
+		return err
 	}
-	before := c.QueryParam("before")
-	if before != "" {
-		var err error
-		if before, err = messageID("before", before); err != nil {
-			return err
-		}
+	before, err := pageBefore(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	a, err := s.readable(ctx, principal(c), key, false)
@@ -162,15 +137,22 @@ func (s *Server) handleHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Messages   []messageJSON `json:"messages"`
-		NextBefore string        `json:"next_before,omitempty"`
-	}{Messages: make([]messageJSON, len(msgs))}
+	return c.JSON(http.StatusOK, toHistoryJSON(msgs, more))
+}
+
+// historyJSON is a page of a room's history: newest first, next_before while there is more.
+type historyJSON struct {
+	Messages   []messageJSON `json:"messages"`
+	NextBefore string        `json:"next_before,omitempty"`
+}
+
+func toHistoryJSON(msgs []db.Message, more bool) historyJSON {
+	out := historyJSON{Messages: make([]messageJSON, len(msgs))}
 	for i, m := range msgs {
 		out.Messages[i] = toMessageJSON(m)
 	}
 	if more {
 		out.NextBefore = msgs[len(msgs)-1].ID
 	}
-	return c.JSON(http.StatusOK, out)
+	return out
 }

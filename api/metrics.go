@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,10 +65,10 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// Wire sets the hub callbacks through which the API keeps the database's record of live state
-// (presence, the connections audit) and measures delivery. Pass the returned metrics in
-// Config.Metrics. None of the callbacks blocks the hub.
-func Wire(store *db.DB, cfg *realtime.Config) *Metrics {
+// wire sets the hub callbacks through which the API keeps the database's record of live state
+// (presence, the connections audit) and measures delivery; Start passes the returned metrics
+// in Config.Metrics. None of the callbacks blocks the hub.
+func wire(store *db.DB, cfg *realtime.Config) *Metrics {
 	m := NewMetrics()
 	cfg.OnPresence = func(pc realtime.PresenceChange) {
 		store.RecordPresence(db.Presence{UserID: pc.User.ID, Status: pc.Status, CurrentPage: pc.CurrentPage, LastSeenAt: pc.At})
@@ -127,6 +128,22 @@ func statusClass(code int) string {
 }
 
 // metricsHandler serves the Prometheus text format.
+// requireMetricsToken admits requests for the operator's views (/metrics, /ws/health) that
+// carry the configured MetricsToken as a bearer token, when one is configured.
+func (s *Server) requireMetricsToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		want := s.cfg.MetricsToken
+		if want == "" {
+			return next(c)
+		}
+		got := tokenFrom(c.Request())
+		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return unauthorized("unauthorized", "this needs the metrics token: send Authorization: Bearer <token>")
+		}
+		return next(c)
+	}
+}
+
 func (s *Server) metricsHandler() echo.HandlerFunc {
 	return echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -144,7 +143,7 @@ func (s *Server) notify(ctx context.Context, n db.Notification) (db.Notification
 	}
 	s.publish(evs...)
 	if n.Escalates() {
-		s.escalate.wake()
+		s.escalate.Wake()
 	}
 	return n, nil
 }
@@ -152,13 +151,10 @@ func (s *Server) notify(ctx context.Context, n db.Notification) (db.Notification
 // handleListNotifications serves GET /api/notifications?limit=20&cursor=…&unread=true: the
 // caller's notifications that have not expired, newest first.
 func (s *Server) handleListNotifications(c echo.Context) error {
-	q := db.NotificationQuery{UserID: principal(c).ID, Limit: defaultNotifyLimit}
-	if raw := c.QueryParam("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxNotificationPage {
-			return invalid("limit", "limit must be a whole number from 1 to %d", maxNotificationPage)
-		}
-		q.Limit = n
+	q := db.NotificationQuery{UserID: principal(c).ID}
+	var err error
+	if q.Limit, err = pageLimit(c, defaultNotifyLimit, maxNotificationPage); err != nil {
+		return err
 	}
 	if raw := c.QueryParam("cursor"); raw != "" {
 		id, err := messageID("cursor", raw)

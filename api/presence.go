@@ -62,6 +62,11 @@ func (s *Server) handleRoomPresence(c echo.Context) error {
 		return err
 	}
 	present := s.hub.RoomPresence(a.room.Key)
+	return c.JSON(http.StatusOK, roomPresenceJSON(a.room.Key, present))
+}
+
+// roomPresenceJSON is who is online in a room: {room, online_count, users}.
+func roomPresenceJSON(key string, present []realtime.PresenceInfo) map[string]any {
 	type entry struct {
 		UserID      string `json:"user_id"`
 		UserName    string `json:"user_name,omitempty"`
@@ -71,7 +76,7 @@ func (s *Server) handleRoomPresence(c echo.Context) error {
 	}
 	out := make([]entry, len(present))
 	for i, p := range present {
-		out[i] = entry{p.UserID, p.UserName, p.Status, p.CurrentPage, wireTime(p.LastSeen)}
+		out[i] = entry{p.UserID, p.UserName, p.Status, p.CurrentPage, wireTime(p.LastSeen.Time)}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"room": a.room.Key, "online_count": len(out), "users": out})
+	return map[string]any{"room": key, "online_count": len(out), "users": out}
 }

@@ -8,19 +8,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/realtime"
 )
 
-// Permissions a token may carry.
 const (
-	PermPublish           = "publish"
-	PermAdminConnections  = "admin.connections"
-	PermSendNotifications = "notifications.send"
-	PermSendAnnouncements = "announcements.send"
 	apiKeyHeader          = "X-API-Key"
-	apiKeyActor           = "api-key"
-	defaultPublishedType  = "data_update"
+	defaultPublishedType  = realtime.EventDataUpdate
 	maxPublishedDataBytes = 48 << 10
 )
 
@@ -31,14 +26,10 @@ var publishedType = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 var reservedTypes = map[string]bool{"error": true, "open": true, "message": true}
 
 func init() {
-	for _, t := range []realtime.EventType{realtime.EventConnected, realtime.EventRoomJoined, realtime.EventRoomLeft,
-		realtime.EventChatMessage, realtime.EventTypingStart, realtime.EventTypingStop, realtime.EventNotification,
-		realtime.EventRoomNotification, realtime.EventSystemAnnouncement, realtime.EventUserPresence,
-		realtime.EventUserJoined, realtime.EventUserLeft, realtime.EventRoomInfo, realtime.EventRoomCreated,
-		realtime.EventRoomUpdated, realtime.EventMemberJoined, realtime.EventMemberLeft, realtime.EventMessageUpdated,
-		realtime.EventMessageDeleted, realtime.EventReadReceipt, realtime.EventNotificationRead, realtime.EventReset,
-		realtime.EventFault, realtime.EventKicked, realtime.EventTokenExpired, realtime.EventPong} {
-		reservedTypes[string(t)] = true
+	for _, t := range realtime.ServerEventTypes {
+		if t != realtime.EventDataUpdate { // the default type of a publish
+			reservedTypes[string(t)] = true
+		}
 	}
 }
 
@@ -55,26 +46,16 @@ func (s *Server) requirePublisher(next echo.HandlerFunc) echo.HandlerFunc {
 			s.authFailed(c.Request().Context(), c.RealIP(), "invalid_api_key")
 			return unauthorized("invalid_api_key", "the API key is not valid")
 		}
-		c.Set(principalKey, Principal{User: realtime.User{ID: apiKeyActor, Permissions: []string{PermPublish}}, apiKey: true})
+		c.Set(principalKey, Principal{Principal: auth.Principal{User: realtime.User{ID: auth.APIKeyActor, Permissions: []string{PermPublish}}}, apiKey: true})
 		return next(c)
-	}
-}
-
-// requirePermission admits authenticated callers holding permission; others get 403.
-func requirePermission(permission string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if !principal(c).Can(permission) {
-				return forbidden("this needs the %s permission", permission)
-			}
-			return next(c)
-		}
 	}
 }
 
 // handlePublish serves POST /api/publish {type, data, rooms?, users?, roles?}: the server API
 // other backends call to push events (data_update by default) to rooms, users or roles — or
-// to everyone when no target is named. Each event is durable: replayed on resume.
+// to everyone when no target is named. Each event is durable: replayed on resume. It also
+// serves POST /api/admin/publish, the admin view's publish tool: the same request from a
+// signed-in holder of the publish permission, without the API key.
 func (s *Server) handlePublish(c echo.Context) error {
 	var body struct {
 		Type  string          `json:"type"`
@@ -87,7 +68,7 @@ func (s *Server) handlePublish(c echo.Context) error {
 		return err
 	}
 	if body.Type == "" {
-		body.Type = defaultPublishedType
+		body.Type = string(defaultPublishedType)
 	}
 	if !publishedType.MatchString(body.Type) {
 		return invalid("type", "type must be 1–64 characters of lower-case letters, digits, '_', '.', ':' or '-', starting with a letter")

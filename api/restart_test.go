@@ -119,7 +119,7 @@ func TestResumeAcrossServerRestarts(t *testing.T) {
 					dbEnv = []string{"DATABASE_URL=" + dbtest.FreshPostgres(t)}
 				}
 				first := startProcess(t, dbEnv)
-				e := &env{t: t, base: first.base}
+				e := &env{t: t, base: first.base, watch: watchContract(t)}
 				alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
 
 				stream := e.dialSSE(alice, "rooms=general")

@@ -137,50 +137,59 @@ func TestPrivateRoomsAreForMembersOnly(t *testing.T) {
 		}
 		bobSSE := e.dialSSE(bob, "")
 		bobWS := e.dialWS(bob, "")
-		refused := []struct{ method, path string }{
-			{"GET", "/events?rooms=" + key},
-			{"GET", "/poll?timeout=0&rooms=" + key},
-			{"GET", "/api/rooms/" + key},
-			{"GET", "/api/rooms/" + key + "/messages"},
-			{"GET", "/api/rooms/" + key + "/presence"},
-			{"POST", "/api/rooms/" + key + "/messages"},
-			{"POST", "/api/rooms/" + key + "/join"},
-			{"POST", "/api/rooms/" + key + "/typing"},
+		// Where the request would have created a missing room, the key is plainly taken: 403.
+		// Elsewhere the room answers as if it did not exist (privacy_test.go).
+		refused := []struct {
+			method, path string
+			status       int
+		}{
+			{"GET", "/api/rooms/" + key, http.StatusNotFound},
+			{"GET", "/api/rooms/" + key + "/messages", http.StatusNotFound},
+			{"GET", "/api/rooms/" + key + "/presence", http.StatusNotFound},
+			{"POST", "/api/rooms/" + key + "/typing", http.StatusNotFound},
+			{"POST", "/api/rooms/" + key + "/messages", http.StatusForbidden},
+			{"POST", "/api/rooms/" + key + "/join", http.StatusForbidden},
 		}
 		for _, r := range refused {
 			body := map[string]any{"content": "let me in", "connection_id": bobSSE.conn.ConnectionID, "typing": true}
 			if r.method == "GET" {
 				body = nil
 			}
-			if status, out := e.do(r.method, r.path, bob, body); status != http.StatusForbidden {
-				t.Fatalf("%s %s by a non-member: %d %s", r.method, r.path, status, out)
+			if status, out := e.do(r.method, r.path, bob, body); status != r.status {
+				t.Fatalf("%s %s by a non-member: %d %s, want %d", r.method, r.path, status, out, r.status)
 			}
 		}
-		if _, err := e.openWS(bob, "rooms="+key); err == nil {
-			t.Fatal("a WebSocket subscribed a non-member to a private room")
+		// A stream naming the room opens without it, on every transport, and says why: the
+		// request's other rooms work, and the client can tell the app.
+		namingSSE, namingWS := e.dialSSE(bob, "rooms=general,"+key), e.dialWS(bob, "rooms=general,"+key)
+		namingPoll := e.dialPoll(bob, "rooms=general,"+key)
+		for name, c := range map[string]struct {
+			client
+			rooms []string
+		}{"SSE": {namingSSE, namingSSE.conn.Rooms}, "WebSocket": {namingWS, namingWS.conn.Rooms},
+			"long-poll": {namingPoll, connectedOf(t, namingPoll).Rooms}} {
+			if len(c.rooms) != 1 || c.rooms[0] != "general" {
+				t.Fatalf("%s naming the private room: connected with rooms %v, want [general]", name, c.rooms)
+			}
+			ev := nextOf(t, c, "room_left")
+			var why struct {
+				Reason string `json:"reason"`
+				Status int    `json:"status"`
+			}
+			decode(t, ev.Data, &why)
+			if ev.Room != key || why.Reason != "forbidden" || why.Status != http.StatusForbidden {
+				t.Fatalf("%s naming the private room: %s %s %s", name, ev.Type, ev.Room, ev.Data)
+			}
 		}
 		bobWS.send(t, map[string]string{"type": "join_room", "room": key})
 		if ev := nextOf(t, bobWS, "fault", "room_joined"); ev.Type != "fault" {
 			t.Fatalf("in-band join by a non-member: %s", ev.Type)
 		}
-		// A cursor naming the private room, taken from alice, grants bob nothing.
+		// A cursor naming the private room, taken from alice, grants bob nothing and names
+		// nothing: it is not one issued to him (cursor forgeries: delivery_test.go).
 		aliceSSE := e.dialSSE(alice, "rooms="+key)
-		roomTopic, _, err := e.db.LoadTopic(context.Background(), realtime.RoomTopic(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cur := realtime.Cursor{Epoch: e.hub.Config().Epoch, Positions: []realtime.Position{{TopicID: roomTopic}}}
-		forged := e.dialSSE(bob, "", "Last-Event-ID", cur.String())
-		if len(forged.conn.Rooms) != 0 {
-			t.Fatalf("bob resumed into %v with a cursor naming the private room", forged.conn.Rooms)
-		}
-		// The refusal is explicit on every transport: room_left, reason forbidden.
-		forgedWS := e.dialWS(bob, "last_event_id="+cur.String())
-		forgedPoll := e.dialPoll(bob, "cursor="+cur.String())
-		for name, c := range map[string]client{"SSE": forged, "WebSocket": forgedWS, "long-poll": forgedPoll} {
-			if ev := nextOf(t, c, "room_left"); ev.Room != key || !jsonHas(t, ev.Data, "reason", "forbidden") {
-				t.Fatalf("%s resume with a forged cursor: %s %s %s", name, ev.Type, ev.Room, ev.Data)
-			}
+		if status, out := e.do("GET", "/events?last_event_id="+aliceSSE.conn.Cursor, bob, nil); status != http.StatusBadRequest || strings.Contains(string(out), key) {
+			t.Fatalf("bob resuming with alice's cursor: %d %s", status, out)
 		}
 
 		// Alice adds bob: he sees the room now, and may join it.
@@ -194,14 +203,27 @@ func TestPrivateRoomsAreForMembersOnly(t *testing.T) {
 		e.mustDo(http.StatusOK, "POST", "/api/rooms/"+key+"/join", bob, map[string]string{"connection_id": bobSSE.conn.ConnectionID})
 		nextOf(t, bobSSE, "room_joined")
 		e.post(alice, key, "welcome")
-		if m := nextOf(t, bobSSE, "chat_message").message(t); m.Content != "welcome" {
+		welcome := nextOf(t, bobSSE, "chat_message")
+		if m := welcome.message(t); m.Content != "welcome" {
 			t.Fatalf("got %+v", m)
 		}
+		inRoom := welcome.ID // a cursor naming the room
 
 		// Alice removes him: his stream leaves the room at once.
 		e.mustDo(http.StatusNoContent, "DELETE", "/api/rooms/"+key+"/members/bob", alice, nil)
 		if ev := nextOf(t, bobSSE, "room_left"); !jsonHas(t, ev.Data, "reason", "removed") {
 			t.Fatalf("room_left %s", ev.Data)
+		}
+		// His own cursor from before resumes without the room, on every transport, and says so.
+		resumedSSE := e.dialSSE(bob, "", "Last-Event-ID", inRoom)
+		if len(resumedSSE.conn.Rooms) != 0 {
+			t.Fatalf("bob resumed into %v after his removal", resumedSSE.conn.Rooms)
+		}
+		resumedWS, resumedPoll := e.dialWS(bob, "last_event_id="+inRoom), e.dialPoll(bob, "cursor="+inRoom)
+		for name, c := range map[string]client{"SSE": resumedSSE, "WebSocket": resumedWS, "long-poll": resumedPoll} {
+			if ev := nextOf(t, c, "room_left"); ev.Room != key || !jsonHas(t, ev.Data, "reason", "forbidden") {
+				t.Fatalf("%s resume after removal: %s %s %s", name, ev.Type, ev.Room, ev.Data)
+			}
 		}
 		e.post(alice, key, "after removal")
 		e.post(alice, "public-sentinel", "sentinel")
@@ -210,7 +232,7 @@ func TestPrivateRoomsAreForMembersOnly(t *testing.T) {
 		if m := nextOf(t, bobSSE, "chat_message").message(t); m.Content != "second sentinel" {
 			t.Fatalf("a removed member still received %q", m.Content)
 		}
-		if status, _ := e.do("GET", "/api/rooms/"+key+"/messages", bob, nil); status != http.StatusForbidden {
+		if status, _ := e.do("GET", "/api/rooms/"+key+"/messages", bob, nil); status != http.StatusNotFound {
 			t.Fatalf("a removed member reads history: %d", status)
 		}
 	})
@@ -411,6 +433,9 @@ func TestRoomAPIsRefuseBadInput(t *testing.T) {
 			{"empty name", "PATCH", "/api/rooms/ops", alice, `{"name":"  "}`, 400, "validation_failed", "name"},
 			{"read unknown message", "POST", "/api/rooms/ops/read", alice, `{"message_id":"01a2c3d4-0000-7000-8000-000000000000"}`, 404, "message_not_found", ""},
 			{"read garbage", "POST", "/api/rooms/ops/read", alice, `{"message_id":"x"}`, 400, "validation_failed", "message_id"},
+			{"room list cursor garbage", "GET", "/api/rooms?cursor=x.y", alice, nil, 400, "validation_failed", "cursor"},
+			{"room list limit zero", "GET", "/api/rooms?limit=0", alice, nil, 400, "validation_failed", "limit"},
+			{"room list limit not a number", "GET", "/api/rooms?limit=ten", alice, nil, 400, "validation_failed", "limit"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -424,6 +449,118 @@ func TestRoomAPIsRefuseBadInput(t *testing.T) {
 					t.Fatalf("error %+v, want code %q field %q", eb.Error, c.code, c.field)
 				}
 			})
+		}
+	})
+}
+
+// GET /api/rooms/:room describes a room with the caller's view of it: role, unread count, who
+// is online and the last message.
+func TestGetRoom(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice, bob := e.token("alice", "Alice"), e.token("bob", "Bob")
+		key := e.createRoom(alice, map[string]any{"name": "Design Review", "type": "support", "description": "weekly",
+			"settings": map[string]any{"color": "teal"}})
+		e.mustDo(http.StatusCreated, "POST", "/api/rooms/"+key+"/members", alice, map[string]string{"user_id": "bob"})
+		e.dialSSE(bob, "rooms="+key)
+		e.post(alice, key, "agenda")
+		var r struct {
+			roomView
+			Type        string         `json:"type"`
+			Private     bool           `json:"private"`
+			Description string         `json:"description"`
+			Settings    map[string]any `json:"settings"`
+			CreatedBy   string         `json:"created_by"`
+			OnlineCount int            `json:"online_count"`
+		}
+		decode(t, e.mustDo(http.StatusOK, "GET", "/api/rooms/"+key, bob, nil), &r)
+		if r.Key != key || r.Name != "Design Review" || r.Type != "support" || r.Private || r.Description != "weekly" ||
+			r.Settings["color"] != "teal" || r.CreatedBy != "alice" {
+			t.Fatalf("room %+v", r)
+		}
+		if r.MemberCount != 2 || r.MyRole != "member" || r.Unread != 1 || r.OnlineCount != 1 ||
+			r.LastMessage == nil || r.LastMessage.Content != "agenda" {
+			t.Fatalf("bob's view of the room %+v (last message %+v)", r, r.LastMessage)
+		}
+	})
+}
+
+// The room list carries what a chat app's sidebar shows: for each room its type, whether it is
+// private, its member count and when it last saw activity (its last message, or its creation);
+// for a direct room, the other user, as each of the two sees it.
+func TestRoomListDescribesEachRoomForTheSidebar(t *testing.T) {
+	forEachDB(t, func(t *testing.T, kind db.Kind) {
+		e := newEnv(t, kind)
+		alice, bob := e.token("alice", "Alice Liddell"), e.token("bob", "Bob")
+		quiet := e.createRoom(alice, map[string]any{"name": "Quiet corner", "private": true})
+		busy := e.createRoom(alice, map[string]any{"name": "Busy room"})
+		var dm struct {
+			Key string `json:"key"`
+		}
+		decode(t, e.mustDo(http.StatusCreated, "POST", "/api/rooms", alice, map[string]any{"type": "direct", "members": []string{"bob"}}), &dm)
+		e.post(alice, busy, "first")
+		last := e.post(bob, busy, "latest")
+		e.post(bob, dm.Key, "psst")
+
+		type view struct {
+			Key            string `json:"key"`
+			Type           string `json:"type"`
+			Private        bool   `json:"private"`
+			MemberCount    int    `json:"member_count"`
+			Unread         int    `json:"unread_count"`
+			CreatedAt      string `json:"created_at"`
+			LastActivityAt string `json:"last_activity_at"`
+			LastMessage    *struct {
+				ID        string `json:"id"`
+				CreatedAt string `json:"created_at"`
+			} `json:"last_message"`
+			DirectWith *struct {
+				UserID   string `json:"user_id"`
+				UserName string `json:"user_name"`
+			} `json:"direct_with"`
+		}
+		list := func(token string) map[string]view {
+			var out struct {
+				Rooms []view `json:"rooms"`
+			}
+			decode(t, e.mustDo(http.StatusOK, "GET", "/api/rooms", token, nil), &out)
+			byKey := map[string]view{}
+			for _, r := range out.Rooms {
+				byKey[r.Key] = r
+			}
+			return byKey
+		}
+
+		rooms := list(alice)
+		q, b, d := rooms[quiet], rooms[busy], rooms[dm.Key]
+		if !q.Private || q.Type != "group" || q.MemberCount != 1 || q.LastMessage != nil || q.DirectWith != nil {
+			t.Fatalf("the private room %+v", q)
+		}
+		if q.LastActivityAt == "" || q.LastActivityAt != q.CreatedAt {
+			t.Fatalf("an empty room's last activity %q, want its creation %q", q.LastActivityAt, q.CreatedAt)
+		}
+		if b.Private || b.MemberCount != 2 || b.LastMessage == nil || b.LastMessage.ID != last.ID ||
+			b.LastActivityAt != b.LastMessage.CreatedAt || b.LastActivityAt < b.CreatedAt || b.DirectWith != nil {
+			t.Fatalf("the busy room %+v (last message %+v)", b, b.LastMessage)
+		}
+		if d.Type != "direct" || !d.Private || d.MemberCount != 2 || d.Unread != 1 || d.DirectWith == nil ||
+			d.DirectWith.UserID != "bob" || d.DirectWith.UserName != "Bob" {
+			t.Fatalf("alice's direct room %+v (with %+v)", d, d.DirectWith)
+		}
+		if d.LastActivityAt < b.LastActivityAt {
+			t.Fatalf("the direct room's last activity %s is before the busy room's %s", d.LastActivityAt, b.LastActivityAt)
+		}
+		if theirs := list(bob)[dm.Key]; theirs.DirectWith == nil || theirs.DirectWith.UserID != "alice" ||
+			theirs.DirectWith.UserName != "Alice Liddell" || theirs.Unread != 0 {
+			t.Fatalf("bob's direct room %+v (with %+v)", theirs, theirs.DirectWith)
+		}
+		var one view
+		decode(t, e.mustDo(http.StatusOK, "GET", "/api/rooms/"+dm.Key, bob, nil), &one)
+		if one.DirectWith == nil || one.DirectWith.UserName != "Alice Liddell" || one.LastActivityAt != d.LastActivityAt {
+			t.Fatalf("GET of the direct room by bob %+v (with %+v)", one, one.DirectWith)
+		}
+		if _, ok := list(e.token("carol", "Carol"))[quiet]; ok {
+			t.Fatal("carol sees alice's private room")
 		}
 	})
 }

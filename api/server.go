@@ -9,31 +9,50 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"switchboard/api/auth"
+	"switchboard/api/escalation"
 	"switchboard/db"
 	"switchboard/realtime"
 )
 
 // Config tunes the HTTP layer. Zero values select defaults.
 type Config struct {
-	Auth AuthConfig
+	Auth auth.Config
 	SSE  realtime.SSEOptions
 	// WSOriginPatterns are cross-origin hosts allowed to open WebSockets (the server's own
 	// host always is).
 	WSOriginPatterns []string
 	WSReadLimit      int64
-	WSWriteTimeout   time.Duration // a WebSocket write blocked this long ends the stream (default 10 s)
-	DisableWebSocket bool          // answer /ws with 404, as behind a proxy that refuses upgrades
-	PollTimeout      time.Duration // longest a long-poll waits for events (default 25 s)
-	BodyLimit        string        // largest REST request body (default "64KB")
-	TrustProxy       bool          // take client addresses from X-Forwarded-For
-	Web              fs.FS         // static web app served at /; nil serves nothing
+	DisableWebSocket bool // answer /ws with 404 transport_disabled: clients fall back to SSE
+	// DisableWSCompression refuses permessage-deflate; otherwise WebSockets that offer it get
+	// events of 256 bytes and more compressed, once per event for every connection.
+	DisableWSCompression bool
+	// ReadTimeout is how long a client may take to send a request body (default 15 s;
+	// negative: no limit). Streams are exempt.
+	ReadTimeout time.Duration
+	// DBTimeout bounds the database work of a REST request or an in-band WebSocket action: its
+	// calls and its waits for a pooled connection together (default db.DefaultTimeout). Past
+	// it, the request answers 503 with Retry-After. Start sets it from Setup.DB.Timeout.
+	DBTimeout time.Duration
+	// WriteTimeout ends a stream whose write stayed blocked this long: a client that stopped
+	// reading (default 10 s; SSE.WriteTimeout, when set, for SSE).
+	WriteTimeout time.Duration
+	PollTimeout  time.Duration // longest a long-poll waits for events (default 25 s)
+	BodyLimit    string        // largest REST request body (default "64KB")
+	TrustProxy   bool          // take client addresses from X-Forwarded-For
+	Web          fs.FS         // static web app served at /; nil serves nothing
 	// APIKey, when set, lets other backends call POST /api/publish with an X-API-Key header.
 	APIKey string
+	// MetricsToken, when set, is the bearer token /metrics and /ws/health ask for; without it
+	// they are public.
+	MetricsToken string
 	// CORSOrigins are the origins of web apps on other hosts allowed to call REST and SSE
 	// with credentials; empty allows only the server's own.
 	CORSOrigins []string
@@ -42,7 +61,7 @@ type Config struct {
 	// Cluster, when set, connects this node to the others (StartCluster); it must also be the
 	// hub's Broker.
 	Cluster    *Cluster
-	Escalation EscalationConfig
+	Escalation escalation.Config
 	// AnnouncementCheck is how often scheduled announcements are looked for (default 1 s).
 	AnnouncementCheck time.Duration
 	Logger            *slog.Logger
@@ -51,6 +70,18 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.PollTimeout <= 0 {
 		c.PollTimeout = 25 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 15 * time.Second
+	}
+	if c.DBTimeout <= 0 {
+		c.DBTimeout = db.DefaultTimeout
+	}
+	if c.SSE.WriteTimeout <= 0 {
+		c.SSE.WriteTimeout = c.WriteTimeout
 	}
 	if c.BodyLimit == "" {
 		c.BodyLimit = "64KB"
@@ -69,14 +100,20 @@ func (c *Config) setDefaults() {
 
 // Server is the HTTP API over one hub and one database.
 type Server struct {
-	cfg      Config
-	e        *echo.Echo
-	hub      *realtime.Hub
-	db       *db.DB
-	auth     *Authenticator
-	escalate *escalator
-	limits   *limiter
-	metrics  *Metrics
+	cfg          Config
+	e            *echo.Echo
+	hub          *realtime.Hub
+	db           *db.DB
+	auth         *auth.Authenticator
+	escalate     *escalation.Worker
+	limits       *limiter
+	perAddr      *addrCounts // what each client address holds open; nil: no limit
+	metrics      *Metrics
+	web          webFiles // the web app's files, read and compressed once
+	descriptions webFiles // openapi.json and events.schema.json, read and compressed once
+	blocks       blocks   // kicked users kept out for a while
+	slots        connSlots
+	inflight     inflight // REST requests under way per user
 	authWatch
 	log *slog.Logger
 }
@@ -84,12 +121,16 @@ type Server struct {
 // New builds the API.
 func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
 	cfg.setDefaults()
-	auth, err := NewAuthenticator(cfg.Auth)
+	verifier, err := auth.New(cfg.Auth)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: auth, log: cfg.Logger,
-		escalate: newEscalator(cfg.Escalation, store, cfg.Logger), limits: newLimiter(cfg.Limits), metrics: cfg.Metrics}
+	s := &Server{cfg: cfg, e: echo.New(), hub: hub, db: store, auth: verifier, log: cfg.Logger,
+		escalate: escalation.New(cfg.Escalation, store, cfg.Logger), limits: newLimiter(cfg.Limits, func() int { return hub.NodeCount() + 1 }), metrics: cfg.Metrics}
+	s.inflight.max = cfg.Limits.MaxRequestsPerUser
+	if n := cfg.Limits.MaxConnsPerIP; n > 0 {
+		s.perAddr = newAddrCounts(n)
+	}
 	s.metrics.registry.MustRegister(newHubCollector(hub))
 	if cfg.Cluster != nil {
 		cfg.Cluster.server.Store(s)
@@ -101,7 +142,8 @@ func New(cfg Config, hub *realtime.Hub, store *db.DB) (*Server, error) {
 // Run does the server's background work until ctx ends: it publishes scheduled announcements
 // when they start and delivers escalated notifications to the webhook.
 func (s *Server) Run(ctx context.Context) {
-	go s.escalate.run(ctx)
+	go s.escalate.Run(ctx)
+	go s.keepSlots(ctx)
 	t := time.NewTicker(s.cfg.AnnouncementCheck)
 	defer t.Stop()
 	for {
@@ -117,8 +159,19 @@ func (s *Server) Run(ctx context.Context) {
 // Handler returns the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
-// Auth returns the server's token authenticator.
-func (s *Server) Auth() *Authenticator { return s.auth }
+// Routes lists the routes the server serves, as "METHOD /path/:param", the web app's files
+// aside: what openapi.json must describe.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.e.Routes() {
+		if strings.HasSuffix(r.Path, "/*") || r.Method == echo.RouteNotFound {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // Shutdown ends every live connection, spread over window, each told to resume; it returns
 // when they are gone or ctx ends.
@@ -134,9 +187,11 @@ func (s *Server) routes() {
 	if s.cfg.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	e.Use(dropOddRequestIDs, middleware.RequestID())
+	e.Use(dropOddRequestIDs, middleware.RequestID(), noSniff)
 	e.Use(s.observeRequests)
 	e.Use(s.recoverPanics)
+	e.Use(s.boundBodies)
+	e.Use(s.capPerAddress)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     s.cfg.CORSOrigins,
@@ -148,22 +203,28 @@ func (s *Server) routes() {
 		}))
 	}
 
-	e.GET("/metrics", s.metricsHandler())
+	e.GET("/metrics", s.metricsHandler(), s.requireMetricsToken)
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
-	e.GET("/ws/health", s.handleWSHealth)
+	e.GET("/ws/health", s.handleWSHealth, s.requireMetricsToken)
+	e.GET("/openapi.json", s.handleDescription)
+	e.GET("/events.schema.json", s.handleDescription)
 
 	// Streams: no body limit, no compression, no timeout middleware (they would buffer or kill them).
 	e.GET("/events", s.handleSSE, s.requireAuth)
-	if !s.cfg.DisableWebSocket {
+	if s.cfg.DisableWebSocket {
+		e.GET("/ws", func(echo.Context) error {
+			return notFound("transport_disabled", "WebSocket is disabled on this server; use /events (SSE) or /poll (long-poll)")
+		})
+	} else {
 		e.GET("/ws", s.handleWS, s.requireAuth)
 	}
 	e.GET("/poll", s.handlePoll, s.requireAuth)
 
-	api := e.Group("/api", middleware.BodyLimit(s.cfg.BodyLimit))
+	api := e.Group("/api", middleware.BodyLimit(s.cfg.BodyLimit), s.boundDatabaseWork)
 	api.POST("/auth/demo", s.handleDemoLogin)
 	api.POST("/auth/logout", s.handleLogout)
-	authed := api.Group("", s.requireAuth)
+	authed := api.Group("", s.requireAuth, s.boundPerUser, s.limitReads)
 	changes := s.limitedAs(actChange) // stored, and most of them announced to others
 	authed.POST("/rooms", s.handleCreateRoom, changes)
 	authed.GET("/rooms", s.handleListRooms)
@@ -187,6 +248,13 @@ func (s *Server) routes() {
 	admin.DELETE("/users/:user/connections", s.handleKick, requirePermission(PermAdminConnections))
 	admin.GET("/stats", s.handleAdminStats, requirePermission(PermAdminConnections))
 	admin.GET("/audit", s.handleAuditLog, requirePermission(PermAdminConnections))
+	admin.GET("/escalations", s.handleListEscalations, requirePermission(PermAdminConnections))
+	admin.POST("/escalations/:id/retry", s.handleRetryEscalation, requirePermission(PermSendNotifications), changes)
+	admin.GET("/rooms/:room", s.handleInspectRoom, requirePermission(PermAdminConnections))
+	admin.GET("/rooms/:room/messages", s.handleInspectHistory, requirePermission(PermAdminConnections))
+	admin.GET("/rooms/:room/members", s.handleInspectMembers, requirePermission(PermAdminConnections))
+	admin.GET("/rooms/:room/presence", s.handleInspectPresence, requirePermission(PermAdminConnections))
+	admin.POST("/publish", s.handlePublish, requirePermission(PermPublish))
 	admin.POST("/notifications", s.handleAdminNotify, requirePermission(PermSendNotifications))
 	admin.POST("/announcements", s.handleCreateAnnouncement, requirePermission(PermSendAnnouncements))
 	authed.PUT("/presence", s.handleSetPresence)
@@ -194,6 +262,7 @@ func (s *Server) routes() {
 	authed.PATCH("/rooms/:room/messages/:id", s.handleEditMessage)
 	authed.DELETE("/rooms/:room/messages/:id", s.handleDeleteMessage, changes)
 	authed.DELETE("/connections/:id", s.handleCloseConnection)
+	authed.POST("/connections/:id/token", s.handleRefreshToken)
 	authed.POST("/rooms/:room/join", s.handleJoin)
 	authed.POST("/rooms/:room/leave", s.handleLeave)
 	authed.POST("/rooms/:room/messages", s.handlePostMessage)
@@ -240,7 +309,7 @@ func (s *Server) observeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		elapsed := time.Since(start)
 		s.metrics.httpDuration.WithLabelValues(methodLabel(c.Request().Method), route, statusClass(status)).Observe(elapsed.Seconds())
 		level := slog.LevelDebug
-		if status >= 500 {
+		if status >= 500 && status != http.StatusServiceUnavailable { // 503 is a refusal the server chose
 			level = slog.LevelWarn
 		}
 		s.log.Log(c.Request().Context(), level, "request", "method", c.Request().Method, "path", route,
@@ -262,6 +331,15 @@ func methodLabel(m string) string {
 
 // maxRequestIDLen bounds a request id a client or proxy sends.
 const maxRequestIDLen = 128
+
+// noSniff tells browsers to take every response for the Content-Type it declares: a JSON
+// error echoing client input is never run as a script or page.
+func noSniff(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
 
 // dropOddRequestIDs removes an X-Request-ID that is long or not printable ASCII, so that the
 // id echoed in the response, logs and error bodies is one of ours instead.

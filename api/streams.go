@@ -18,18 +18,24 @@ func (s *Server) handleSSE(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := principal(c)
-	conn, err := s.openConn(c, connectRequest{principal: p, transport: realtime.TransportSSE,
-		rooms: rooms, cursor: cursorFrom(c), expires: p.Expires})
+	conn, err := s.openConn(c, connectRequest{principal: principal(c), transport: realtime.TransportSSE,
+		rooms: rooms, cursor: cursorFrom(c)})
 	if err != nil {
 		return err
 	}
-	return realtime.ServeSSE(c.Response(), c.Request(), conn, s.cfg.SSE, func() { s.closeConn(conn) })
+	release := holdForStream(c)
+	return realtime.ServeSSE(c.Response(), c.Request(), conn, s.cfg.SSE, func() { s.closeConn(conn); release() })
 }
 
-// handleWS serves GET /ws: a WebSocket carrying events out and actions in.
+// handleWS serves GET /ws: a WebSocket carrying events out and actions in. A plain GET, without
+// the upgrade, answers what the handshake would — the client's error, or 426 when the upgrade
+// would be accepted — and registers nothing: browsers hide the status of a refused WebSocket
+// handshake, so clients learn it this way.
 func (s *Server) handleWS(c echo.Context) error {
 	r := c.Request()
+	if !isUpgrade(r) {
+		return s.dryRunWS(c)
+	}
 	if err := s.checkWSHandshake(r); err != nil {
 		return err
 	}
@@ -37,22 +43,39 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := principal(c)
-	conn, err := s.openConn(c, connectRequest{principal: p, transport: realtime.TransportWS,
-		rooms: rooms, cursor: cursorFrom(c), expires: p.Expires})
+	conn, err := s.openConn(c, connectRequest{principal: principal(c), transport: realtime.TransportWS,
+		rooms: rooms, cursor: cursorFrom(c)})
 	if err != nil {
 		return err
 	}
+	release := holdForStream(c)
 	err = realtime.ServeWS(c.Response(), r, conn, realtime.WSOptions{
-		OriginPatterns: s.cfg.WSOriginPatterns,
-		ReadLimit:      s.cfg.WSReadLimit,
-		WriteTimeout:   s.cfg.WSWriteTimeout,
-		Handle:         s.handleClientMessage,
-	}, func() { s.closeConn(conn) })
+		OriginPatterns:     s.cfg.WSOriginPatterns,
+		ReadLimit:          s.cfg.WSReadLimit,
+		WriteTimeout:       s.cfg.WriteTimeout,
+		Handle:             s.handleClientMessage,
+		DisableCompression: s.cfg.DisableWSCompression,
+	}, func() { s.closeConn(conn); release() })
 	if err != nil {
 		s.log.Debug("websocket upgrade refused", "err", err, "origin", r.Header.Get("Origin"))
 	}
 	return nil // after Accept, the response belongs to the WebSocket
+}
+
+// dryRunWS answers a GET of /ws that asks for no upgrade with the error its handshake would
+// meet, or 426 upgrade_required when it would be accepted.
+func (s *Server) dryRunWS(c echo.Context) error {
+	if !originAllowed(c.Request(), s.cfg.WSOriginPatterns) {
+		return originNotAllowed()
+	}
+	if _, err := roomsFrom(c); err != nil {
+		return err
+	}
+	if _, err := s.admit(c.Request().Context(), connectRequest{principal: principal(c),
+		transport: realtime.TransportWS, cursor: cursorFrom(c)}); err != nil {
+		return err
+	}
+	return upgradeRequired()
 }
 
 // maxPollEvents bounds the events one long-poll response carries.
@@ -71,6 +94,14 @@ func (s *Server) handlePoll(c echo.Context) error {
 	wait, err := pollWait(c, s.cfg.PollTimeout)
 	if err != nil {
 		return err
+	}
+	// Nothing is delivered on a token past its exp, as a stream ends at it: the verifier's
+	// leeway for clock skew does not stretch a long-poll connection.
+	if !p.Expires.IsZero() {
+		if !time.Now().Before(p.Expires) {
+			return unauthorized("token_expired", "the token has expired; get a new one")
+		}
+		wait = min(wait, time.Until(p.Expires))
 	}
 	id := c.QueryParam("connection_id")
 	if id != "" && !connIDPattern.MatchString(id) {
@@ -122,7 +153,8 @@ func (s *Server) handlePoll(c echo.Context) error {
 	} else if err != nil {
 		return nil // the client went away
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, pollResponse(msgs, next, conn, closed))
+	body := compressed(c.Response(), c.Request(), pollResponse(msgs, next, conn, closed))
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 }
 
 // pollResponse encodes {"events":[…],"cursor":"…","connection_id":"…"} from shared envelopes.

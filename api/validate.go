@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -167,4 +168,33 @@ func parseTime(field, raw string) (time.Time, error) {
 		return time.Time{}, invalid(field, "%s must be an RFC 3339 timestamp such as 2026-11-26T12:00:00Z", field)
 	}
 	return t.UTC(), nil
+}
+
+// Pages of listings: how many entries the limit query parameter asks for, and where the page
+// ends (before, an id).
+const (
+	defaultAuditPage = 50
+	maxAuditPage     = 200
+)
+
+// pageLimit reads the limit query parameter: def when absent, else a whole number from 1 to max.
+func pageLimit(c echo.Context, def, max int) (int, error) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return 0, invalid("limit", "limit must be a whole number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// pageBefore reads the before query parameter: the id the page ends before, or "" for the
+// newest page.
+func pageBefore(c echo.Context) (string, error) {
+	if raw := c.QueryParam("before"); raw != "" {
+		return messageID("before", raw)
+	}
+	return "", nil
 }

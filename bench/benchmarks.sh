@@ -55,11 +55,11 @@ fi
 go build -o "$tmp/bench" ./bench
 
 if [[ ${QUICK:-0} == 1 ]]; then
-	n_idle=500 n_fan=300 n_stall=50 n_resume=300 n_rooms=300 n_cluster=200
+	n_idle=500 n_idle_max=1000 n_fan=300 n_stall=50 n_resume=300 n_rooms=300 n_cluster=200
 	d20=3s d10=3s d_warm=2s d_stall=12s # long enough for the server to drop the stalled readers
 	t_idle=60 t_long=90 t_mid=90 t_short=60
 else
-	n_idle=10000 n_fan=5000 n_stall=100 n_resume=5000 n_rooms=2000 n_cluster=1000
+	n_idle=10000 n_idle_max=19000 n_fan=5000 n_stall=100 n_resume=5000 n_rooms=2000 n_cluster=1000
 	d20=20s d10=10s d_warm=5s d_stall=20s
 	t_idle=300 t_long=360 t_mid=180 t_short=120
 fi
@@ -110,11 +110,17 @@ run_once() {
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (figures are noisy above $(nproc))" >&2
 
 row idle-sse "$t_idle" -scenario idle -n "$n_idle"
+row idle-sse-19k "$t_idle" -scenario idle -n "$n_idle_max"
+row idle-ws "$t_idle" -scenario idle -n "$n_idle" -transport ws
+row idle-ws-deflate "$t_idle" -scenario idle -n "$n_idle" -transport ws -ws-deflate
 times=$repeat row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
 times=$repeat row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
 row fanout-mix-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport mix
 times=$repeat row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
 times=$repeat row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
+times=$repeat row fanout-ws-50-deflate "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws -ws-deflate
+row fanout-ws-10-1k "$t_long" -scenario fanout -n "$n_rooms" -rate 10 -duration "$d10" -transport ws -size 900
+row fanout-ws-10-1k-deflate "$t_long" -scenario fanout -n "$n_rooms" -rate 10 -duration "$d10" -transport ws -size 900 -ws-deflate
 row fanout-sse-100 "$t_long" -scenario fanout -n "$n_fan" -rate 100 -duration "$d10"
 row fanout-ws-100 "$t_long" -scenario fanout -n "$n_fan" -rate 100 -duration "$d10" -transport ws
 row stall "$t_mid" -scenario stall -n "$n_stall" -stalled 2 -rate 50 -size 16384 -payload publish -duration "$d_stall"

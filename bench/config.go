@@ -36,6 +36,7 @@ type config struct {
 	transport   string
 	sseClient   string
 	wsClient    string
+	wsDeflate   bool
 	rate        float64
 	duration    time.Duration
 	size        int
@@ -106,6 +107,7 @@ func parseConfig(args []string) (config, error) {
 	f.StringVar(&c.transport, "transport", "sse", "sse, ws, poll or mix (a third of each)")
 	f.StringVar(&c.sseClient, "sse-client", "raw", "SSE client: raw (lean reader, one goroutine per stream) or r3labs (r3labs/sse/v2)")
 	f.StringVar(&c.wsClient, "ws-client", "raw", "WebSocket client: raw (lean frame reader, one goroutine per stream) or coder (coder/websocket)")
+	f.BoolVar(&c.wsDeflate, "ws-deflate", false, "raw WebSocket client: offer permessage-deflate, as browsers do, and inflate compressed frames")
 	f.Float64Var(&c.rate, "rate", 10, "messages per second (fanout, cluster: fixed, 0 = a closed loop of -concurrency posters; stall: fixed; rooms: Poisson total; publish: default 0 = closed loop)")
 	f.DurationVar(&c.duration, "duration", 10*time.Second, "how long messages are posted")
 	f.DurationVar(&c.warmup, "warmup", 0, "publish: post the same load this long, unmeasured, before the measured -duration")

@@ -372,19 +372,28 @@ func (p *page) idle() {
 	for _, r := range recs {
 		v := p.verdict(r)
 		target, others := "—", "—"
-		if r.str("transport") == "sse" {
+		switch {
+		case r.str("transport") == "sse":
 			target, others = "≤ 16", "r3labs/sse 27, Mercure 46, Centrifugo 50–55"
+			v.row("n", 10000)
+			v.check(r.num("server_kib_per_conn") <= 16, "KiB/conn > 16")
+		case r.str("transport") == "ws" && r.str("ws_deflate") == "true":
+			target = "≤ 16 with compression negotiated (issue 17)"
 			v.row("n", 10000)
 			v.check(r.num("server_kib_per_conn") <= 16, "KiB/conn > 16")
 		}
 		v.check(r.num("stream_ends") == 0, count(r.num("stream_ends"))+" streams ended")
-		rows = append(rows, []string{r.name(), r.str("transport"), count(r.num("n") - r.num("connect_failed")),
+		goroutines := "—"
+		if !math.IsNaN(r.num("server_goroutines")) {
+			goroutines = count(r.num("server_goroutines_before")) + " → " + count(r.num("server_goroutines"))
+		}
+		rows = append(rows, []string{r.name(), transportOfRecord(r), count(r.num("n") - r.num("connect_failed")),
 			fixed(r.num("server_kib_per_conn"), 1),
-			fixed(r.num("server_rss_before_mib"), 0) + " → " + fixed(r.num("server_rss_after_mib"), 0),
+			fixed(r.num("server_rss_before_mib"), 0) + " → " + fixed(r.num("server_rss_after_mib"), 0), goroutines,
 			fixed(r.num("generator_kib_per_conn"), 1), target, others, v.done()})
 	}
-	p.table([]string{"run", "transport", "open streams", "server KiB/conn", "server RSS MiB", "generator KiB/conn",
-		"target KiB/conn", "others (issue 7), KiB/conn", "verdict"}, rows)
+	p.table([]string{"run", "transport", "open streams", "server KiB/conn", "server RSS MiB", "server goroutines",
+		"generator KiB/conn", "target KiB/conn", "others (issue 7), KiB/conn", "verdict"}, rows)
 }
 
 func (p *page) fanout() {
@@ -417,7 +426,15 @@ func (p *page) fanout() {
 				v.row("n", 5000, "duration_s", 10)
 				v.check(r.num("deliveries_per_s") >= 300_000, "below 300,000 deliveries/s")
 			}
-			if tr == "ws" {
+			if tr == "ws" && r.str("ws_deflate") == "true" {
+				// Compression on: issue 17 asks for it next to the same row without.
+				if off := p.plainTwin(r); off != nil {
+					v.notes = append(v.notes, fmt.Sprintf("p99 %+.0f %%, deliveries/s %+.1f %%, bytes/delivery %+.0f %% vs uncompressed",
+						(r.num("latency_p99_ms")/off.num("latency_p99_ms")-1)*100,
+						(r.num("deliveries_per_s")/off.num("deliveries_per_s")-1)*100,
+						(r.num("wire_bytes_per_delivery")/off.num("wire_bytes_per_delivery")-1)*100))
+				}
+			} else if tr == "ws" {
 				issueRow := rate == 10 || rate == 50 // "fanout on WebSocket, same two rows"
 				if issueRow {
 					target += ", within 10 % of SSE"
@@ -434,11 +451,21 @@ func (p *page) fanout() {
 		rows = append(rows, []string{r.name(), transportOfRecord(r),
 			fmt.Sprintf("%s × %s/s × %s s", count(r.num("n")), count(rate), count(r.num("duration_s"))),
 			ratioText(r, ""), count(r.num("duplicates")), latencies(r, "latency"),
-			fixed(r.num("post_latency_p99_ms"), 1), count(r.num("deliveries_per_s")), cpu(r),
+			fixed(r.num("post_latency_p99_ms"), 1), count(r.num("deliveries_per_s")), fixed(r.num("wire_bytes_per_delivery"), 0), cpu(r),
 			target, others, v.done()})
 	}
 	p.table([]string{"run", "transport", "subs × rate × time", "ratio", "dups", "p50 / p90 / p99 / max", "POST p99",
-		"deliveries/s", "CPU server / generator", "target", "others (issue 7)", "verdict"}, rows)
+		"deliveries/s", "wire B/delivery", "CPU server / generator", "target", "others (issue 7)", "verdict"}, rows)
+}
+
+// plainTwin finds the WebSocket fanout run with r's parameters whose client offered no compression.
+func (p *page) plainTwin(r record) record {
+	for _, o := range p.of(r.str("scenario")) {
+		if o.str("transport") == "ws" && o.str("ws_deflate") != "true" && sameParams(o, r, "n", "rate", "duration_s", "size", "payload") {
+			return o
+		}
+	}
+	return nil
 }
 
 // capacityNote explains the rows that show the deliveries/s issue 7 asks of the 50/s row.
@@ -662,6 +689,9 @@ func transportOfRecord(r record) string {
 	}
 	if c := r.str("ws_client"); c != "" && c != "raw" {
 		libs = append(libs, "WS: "+c)
+	}
+	if r.str("ws_deflate") == "true" {
+		t += "+deflate"
 	}
 	if len(libs) > 0 {
 		t += " (" + strings.Join(libs, ", ") + ")"

@@ -45,6 +45,7 @@ func oneRoom(ctx context.Context, cfg config, t *target, rep *report, roomPrefix
 		p.route = func(idx int64) *target { return nodes[nodeOfMessage(idx, len(nodes))] }
 	}
 	meter := startNodesCPU(nodes)
+	wireBefore := wireBytes.Load()
 	start := time.Now()
 	if cfg.rate > 0 {
 		p.atRate(ctx, cfg.rate, cfg.duration, func(int64) (string, string) { return token, room })
@@ -58,8 +59,10 @@ func oneRoom(ctx context.Context, cfg config, t *target, rep *report, roomPrefix
 	rss := nodesRSS(nodes)
 	f.close()
 
+	wire := wireBytes.Load() - wireBefore
 	window := time.Unix(0, f.l.lastAt.Load()).Sub(start)
 	addDelivery(rep, "", f.subs, want, window)
+	addWire(rep, f.subs, wire)
 	rep.addLatency("latency", f.l.latency, "post sent → event received")
 	if len(nodes) > 1 {
 		addLocalRemote(rep, f.l)
@@ -74,6 +77,19 @@ func oneRoom(ctx context.Context, cfg config, t *target, rep *report, roomPrefix
 		return fmt.Errorf("no message was accepted (see post_error_1)")
 	}
 	return nil
+}
+
+// addWire reports the bytes the raw streams read while messages were posted and delivered,
+// per delivered message (heartbeats and presence included; polls and library clients are not
+// counted).
+func addWire(rep *report, subs []*sub, wire int64) {
+	var delivered int64
+	for _, s := range subs {
+		delivered += s.got.Load()
+	}
+	if wire > 0 && delivered > 0 {
+		rep.add("wire_bytes_per_delivery", float64(wire)/float64(delivered), "B", "bytes read from the stream sockets per delivered message, as sent")
+	}
 }
 
 // addPostCeiling reports the accepted post rate, and says so when the server fell behind.
@@ -127,6 +143,7 @@ func addClients(rep *report, cfg config) {
 	}
 	if cfg.transport == "ws" || cfg.transport == "mix" {
 		rep.add("ws_client", cfg.wsClient, "", "")
+		rep.add("ws_deflate", cfg.wsDeflate, "", "the client offered permessage-deflate")
 	}
 }
 

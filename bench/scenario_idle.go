@@ -21,6 +21,7 @@ func runIdle(ctx context.Context, cfg config, t *target, rep *report) error {
 	}
 	sleepUntil(ctx, time.Now().Add(time.Second)) // let the fresh server's start-up garbage go
 	before := t.rss()
+	goroutinesBefore, gerr := t.goroutines(ctx)
 	f, err := newFleet(ctx, cfg, t, runID, cfg.n, func(i int) string {
 		if cfg.rooms == 0 {
 			return ""
@@ -38,6 +39,10 @@ func runIdle(ctx context.Context, cfg config, t *target, rep *report) error {
 		rep.add("server_connections", n, "", "connectedClients of GET /ws/health after settling")
 	}
 	after := t.rss()
+	if goroutinesAfter, err := t.goroutines(ctx); err == nil && gerr == nil {
+		rep.add("server_goroutines_before", goroutinesBefore, "", "go_goroutines of /metrics before connecting")
+		rep.add("server_goroutines", goroutinesAfter, "", "go_goroutines of /metrics with every stream open and idle")
+	}
 	open := cfg.n - f.connectFailed
 	if before >= 0 && after >= 0 && open > 0 {
 		rep.add("server_rss_before_mib", mib(before), "MiB", "server VmRSS before connecting")

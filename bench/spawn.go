@@ -70,10 +70,12 @@ func spawn(ctx context.Context, cfg config) (*spawned, error) {
 	rand.Read(raw[:])
 	s.secret = hex.EncodeToString(raw[:])
 
-	// A load generator is one client posting for many: lift the per-user rate and connection
-	// limits, which would otherwise be what the run measures. -server-args can set them back.
+	// A load generator is one client, on one address, posting for many: lift the per-user rate,
+	// the connection and request limits and the room quota, which would otherwise be what the run measures.
+	// -server-args can set them back.
 	args := []string{"--log-level", cfg.logLevel, "--rate-limits", "off",
-		"--max-conns-per-user", "100000", "--max-conns", "100000"}
+		"--max-conns-per-user", "100000", "--max-conns", "100000", "--max-conns-per-ip", "0", "--max-rooms-per-user", "100000",
+		"--max-requests-per-user", "100000"}
 	if cfg.heartbeat > 0 {
 		args = append(args, "--heartbeat", cfg.heartbeat.String())
 	}

@@ -86,7 +86,7 @@ func streamSSERaw(ctx context.Context, t *target, s *sub) error {
 }
 
 // sseReader parses an event stream: "id:", "event:" and "data:" lines up to a blank line.
-// Comments (": ping") and "retry:" are skipped. The returned slices are valid until the next
+// Comments (the prelude) and "retry:" are skipped. The returned slices are valid until the next
 // call.
 type sseReader struct {
 	r             *bufio.Reader

@@ -157,7 +157,7 @@ func (s *sub) stream(ctx context.Context, t *target, cfg config) error {
 		if cfg.wsClient == "coder" {
 			err = streamWS(ctx, t, s)
 		} else {
-			err = streamWSRaw(ctx, t, s)
+			err = streamWSRaw(ctx, t, s, cfg.wsDeflate)
 		}
 	case "poll":
 		err = streamPoll(ctx, t, s)

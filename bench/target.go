@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -122,6 +124,29 @@ func (t *target) connectedClients(ctx context.Context) (int, error) {
 	}
 	err := t.getJSON(ctx, "/ws/health", "", &body)
 	return body.ConnectedClients, err
+}
+
+// goroutines reads the server's go_goroutines from GET /metrics.
+func (t *target) goroutines(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.rest.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, statusError(res)
+	}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("/metrics has no go_goroutines")
 }
 
 // rss returns the server's resident set size, or -1 without a pid.

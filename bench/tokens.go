@@ -8,12 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"switchboard/api/auth"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"switchboard/api"
 )
 
 // tokenSource hands out bearer tokens: minted with the server's HS256 secret when known (the
@@ -42,9 +42,9 @@ func (s *tokenSource) token(ctx context.Context, user string, permissions ...str
 	}
 	var err error
 	if len(s.secret) > 0 {
-		claims := api.Claims{Name: user, Permissions: permissions,
+		claims := auth.Claims{Name: user, Permissions: permissions,
 			RegisteredClaims: jwt.RegisteredClaims{Subject: user}}
-		tok, _, err = api.IssueToken(s.secret, claims, s.ttl)
+		tok, _, err = auth.IssueToken(s.secret, claims, s.ttl)
 	} else {
 		if len(permissions) > 0 {
 			return "", fmt.Errorf("a token with permissions %v needs -secret (demo sign-in grants none)", permissions)
@@ -137,10 +137,24 @@ func statusError(resp *http.Response) *httpError {
 // dialStream opens a raw TCP connection to t for one stream; it is closed when ctx ends, and
 // by the caller's call of the returned close.
 func dialStream(ctx context.Context, d *net.Dialer, t *target) (net.Conn, func(), error) {
-	conn, err := d.DialContext(ctx, "tcp", t.hostport)
+	raw, err := d.DialContext(ctx, "tcp", t.hostport)
 	if err != nil {
 		return nil, nil, err
 	}
+	conn := countingConn{raw}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	return conn, func() { stop(); conn.Close() }, nil
+}
+
+// wireBytes counts the bytes every raw stream read from its socket: what the server sent, as
+// sent (compressed or not), framing included.
+var wireBytes atomic.Int64
+
+// countingConn counts what is read into wireBytes.
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	wireBytes.Add(int64(n))
+	return n, err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -13,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,8 +39,9 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // pong, a close frame with a close frame. It exists for the same reason as the raw SSE
 // reader: coder/websocket's client costs the generator more (fanout, 1,000 subscribers,
 // 10 msg/s, 10 s: 0.19–0.21 generator cores and 55 MiB against 0.15–0.16 and 36 MiB), which
-// would be charged to WebSocket in a WebSocket-vs-SSE comparison.
-func streamWSRaw(ctx context.Context, t *target, s *sub) error {
+// would be charged to WebSocket in a WebSocket-vs-SSE comparison. With deflate it offers
+// permessage-deflate as browsers do, and inflates the messages that arrive compressed.
+func streamWSRaw(ctx context.Context, t *target, s *sub, deflate bool) error {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	conn, done, err := dialStream(ctx, &d, t)
 	if err != nil {
@@ -55,8 +60,12 @@ func streamWSRaw(ctx context.Context, t *target, s *sub) error {
 	rand.Read(nonce[:])
 	key := base64.StdEncoding.EncodeToString(nonce[:])
 	req := fmt.Appendf(nil, "GET /ws?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n",
 		q.Encode(), t.hostport, key, s.token)
+	if deflate {
+		req = append(req, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"...)
+	}
+	req = append(req, "\r\n"...)
 	if _, err := conn.Write(req); err != nil {
 		return err
 	}
@@ -74,7 +83,7 @@ func streamWSRaw(ctx context.Context, t *target, s *sub) error {
 		return fmt.Errorf("WebSocket handshake: Sec-WebSocket-Accept %q does not match the key", got)
 	}
 	// A 101 response has no body: frames follow in br, which may already hold some.
-	r := wsReader{r: br, w: conn}
+	r := wsReader{r: br, w: conn, deflate: strings.HasPrefix(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")}
 	for {
 		data, err := r.next()
 		if err != nil {
@@ -100,18 +109,20 @@ var errWSClosed = errors.New("websocket closed by the server")
 // wsReader reads a server's frames. Only the reading goroutine writes to w (pongs, the close
 // answer), so there is never more than one writer.
 type wsReader struct {
-	r    *bufio.Reader
-	w    io.Writer
-	msg  []byte // a message larger than the buffer, or fragmented, reassembled
-	ctl  [125]byte
-	wbuf []byte
+	r        *bufio.Reader
+	w        io.Writer
+	deflate  bool   // permessage-deflate was negotiated: RSV1 marks a compressed message
+	msg      []byte // a message larger than the buffer, or fragmented, reassembled
+	ctl      [125]byte
+	wbuf     []byte
+	inflated []byte // the last compressed message, inflated
 }
 
 // next returns the payload of the next text message, valid until the next call. Binary
 // messages are skipped; pings are answered; a close frame is answered and ends the stream
 // with errWSClosed.
 func (p *wsReader) next() ([]byte, error) {
-	fragmented := false
+	fragmented, compressed := false, false
 	var fragOp byte
 	for {
 		var h [2]byte
@@ -119,7 +130,7 @@ func (p *wsReader) next() ([]byte, error) {
 			return nil, err
 		}
 		fin, op := h[0]&0x80 != 0, h[0]&0x0F
-		if h[0]&0x70 != 0 {
+		if rsv := h[0] & 0x70; rsv != 0 && (rsv != 0x40 || !p.deflate) {
 			return nil, fmt.Errorf("websocket: reserved bits set (0x%02x) without an extension", h[0])
 		}
 		if h[1]&0x80 != 0 {
@@ -177,7 +188,7 @@ func (p *wsReader) next() ([]byte, error) {
 			return nil, fmt.Errorf("websocket: unknown opcode %d", op)
 		}
 		if op != opContinuation {
-			fragOp = op
+			fragOp, compressed = op, h[0]&0x40 != 0
 		}
 		if fin && !fragmented && int(n) <= p.r.Size() {
 			// The common case: a whole message that fits the buffer, read in place.
@@ -190,6 +201,9 @@ func (p *wsReader) next() ([]byte, error) {
 			}
 			if fragOp != opText {
 				continue
+			}
+			if compressed {
+				return p.inflate(b)
 			}
 			return b, nil // valid until the next read of p.r
 		}
@@ -206,7 +220,110 @@ func (p *wsReader) next() ([]byte, error) {
 			if fragOp != opText {
 				continue
 			}
+			if compressed {
+				return p.inflate(p.msg)
+			}
 			return p.msg, nil
+		}
+	}
+}
+
+// inflaters are reused: each holds a 32 KiB window.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
+// inflate decodes a compressed message (RFC 7692: the deflate data less its final 00 00 ff ff,
+// without context takeover), into a buffer valid until the next one.
+//
+// Switchboard sends an event to every connection as the same compressed blocks behind a
+// stored block of the connection's own start (its cursor). Thousands of subscribers in this
+// one process would inflate the same blocks thousands of times, work their browsers would do
+// on machines of their own; so the generator inflates each shared part once (inflated), and
+// every other message whole.
+func (p *wsReader) inflate(b []byte) ([]byte, error) {
+	if prefix, rest, ok := storedPrefix(b); ok {
+		shared, err := inflated.get(rest)
+		if err != nil {
+			return nil, err
+		}
+		p.inflated = append(append(p.inflated[:0], prefix...), shared...)
+		return p.inflated, nil
+	}
+	var err error
+	p.inflated, err = inflateAppend(p.inflated[:0], b)
+	return p.inflated, err
+}
+
+// inflateAppend appends the inflated message b to dst.
+func inflateAppend(dst, b []byte) ([]byte, error) {
+	zr := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(zr)
+	zr.(flate.Resetter).Reset(io.MultiReader(bytes.NewReader(b), strings.NewReader("\x00\x00\xff\xff")), nil)
+	dst, err := appendAll(dst, zr)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("websocket: inflating a message: %w", err)
+	}
+	return dst, nil
+}
+
+// storedPrefix splits a message that starts with a stored deflate block (not the final one)
+// into that block's bytes and the deflate data after it.
+func storedPrefix(b []byte) (prefix, rest []byte, ok bool) {
+	if len(b) < 5 || b[0] != 0 {
+		return nil, nil, false
+	}
+	n := int(binary.LittleEndian.Uint16(b[1:]))
+	if binary.LittleEndian.Uint16(b[3:]) != ^uint16(n) || len(b) < 5+n {
+		return nil, nil, false
+	}
+	return b[5 : 5+n], b[5+n:], true
+}
+
+// sharedInflates remembers the inflated form of recent shared parts, by their compressed bytes.
+type sharedInflates struct {
+	mu    sync.Mutex
+	m     map[string][]byte
+	order []string // oldest first, to bound the memory
+}
+
+var inflated = &sharedInflates{m: map[string][]byte{}}
+
+func (s *sharedInflates) get(rest []byte) ([]byte, error) {
+	s.mu.Lock()
+	out, ok := s.m[string(rest)]
+	s.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := inflateAppend(nil, rest)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[string(rest)]; !ok {
+		key := string(rest)
+		s.m[key] = out
+		if s.order = append(s.order, key); len(s.order) > 4096 {
+			delete(s.m, s.order[0])
+			s.order = s.order[1:]
+		}
+	}
+	return out, nil
+}
+
+// appendAll reads r to its end into dst.
+func appendAll(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
 		}
 	}
 }

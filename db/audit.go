@@ -28,18 +28,39 @@ func (d *DB) Audit(ctx context.Context, e AuditEntry) error {
 	return mapErr(err)
 }
 
-// AuditLog returns up to limit entries, newest first, older than the entry with id before.
-func (d *DB) AuditLog(ctx context.Context, before string, limit int) ([]AuditEntry, bool, error) {
+// AuditFilter selects entries of the audit log. Zero fields select everything; Action, Actor
+// and Target match exactly; Since is inclusive, Until exclusive.
+type AuditFilter struct {
+	Action, Actor, Target string
+	Since, Until          time.Time
+	Before                string // an entry's id: the page holds older entries only
+	Limit                 int
+}
+
+// AuditLog returns up to f.Limit entries that match f, newest first, and whether there are more.
+func (d *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, bool, error) {
 	var out []AuditEntry
 	q := d.bun.NewSelect().Model(&out)
-	if before != "" {
-		q = q.Where("id < ?", before)
+	for col, v := range map[string]string{"action": f.Action, "actor": f.Actor, "target": f.Target} {
+		if v != "" {
+			q = q.Where("? = ?", bun.Ident(col), v)
+		}
 	}
-	if err := q.OrderExpr("id DESC").Limit(int64(limit + 1)).Scan(ctx); err != nil {
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", f.Until.UTC())
+	}
+	if f.Before != "" {
+		q = q.Where("id < ?", f.Before)
+	}
+	// Ids are UUIDv7: their order is the order entries were recorded in.
+	if err := q.OrderExpr("id DESC").Limit(int64(f.Limit + 1)).Scan(ctx); err != nil {
 		return nil, false, mapErr(err)
 	}
-	if len(out) > limit {
-		return out[:limit], true, nil
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
 	}
 	return out, false, nil
 }

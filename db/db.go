@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "github.com/lib/pq" // registers "postgres"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -43,7 +42,13 @@ type Config struct {
 	PostgresSchema string
 	// NodeID names this server process in the connections audit.
 	NodeID string
-	Logger *slog.Logger
+	// Timeout bounds how long a PostgreSQL call waits for the server (default DefaultTimeout):
+	// a statement running for most of it is cancelled by the server, and a server that answers
+	// nothing for it (stopped, or unreachable without a reset) loses the connection, so that
+	// the call fails with ErrUnavailable instead of waiting for it. A call's context may only
+	// shorten it; migrations alone wait as long as theirs allows.
+	Timeout time.Duration
+	Logger  *slog.Logger
 }
 
 // Kind names a database engine.
@@ -90,10 +95,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if cfg.PostgresSchema == "" {
 			return nil, errors.New("db: PostgreSQL needs Config.PostgresSchema (schema.sql)")
 		}
-		sqldb, err := sql.Open("postgres", cfg.URL)
+		timeout := cfg.Timeout
+		if timeout <= 0 {
+			timeout = DefaultTimeout
+		}
+		connector, err := newPGConnector(cfg.URL, timeout)
 		if err != nil {
 			return nil, fmt.Errorf("db: opening PostgreSQL: %w", err)
 		}
+		sqldb := sql.OpenDB(connector)
 		sqldb.SetMaxOpenConns(32)
 		sqldb.SetMaxIdleConns(32)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -125,8 +135,21 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 func (d *DB) open(ctx context.Context, schema string) error {
-	if err := d.bun.PingContext(ctx); err != nil {
-		return fmt.Errorf("db: connecting to %s: %w", d.kind, err)
+	// Nodes opening a fresh SQLite file at once race to switch it to WAL, which SQLite answers
+	// "locked" without waiting: try again for as long as busy_timeout would have waited.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := d.bun.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !sqliteBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("db: connecting to %s: %w", d.kind, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("db: connecting to %s: %w", d.kind, err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	if err := migrate(ctx, d.bun, d.kind, schema); err != nil {
 		return fmt.Errorf("db: migrating %s: %w", d.kind, err)

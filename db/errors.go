@@ -29,8 +29,11 @@ func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return errors.Join(ErrNotFound, err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) { // the database did not answer within the call's time
+		return errors.Join(ErrUnavailable, err)
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
@@ -38,6 +41,8 @@ func mapErr(err error) error {
 		case "23505": // unique_violation
 			return errors.Join(ErrConflict, err)
 		case "57P01", "57P02", "57P03", "53300": // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+			return errors.Join(ErrUnavailable, err)
+		case "57014": // query_canceled: by statement_timeout, or by a cancellation
 			return errors.Join(ErrUnavailable, err)
 		}
 		if pqErr.Code.Class() == "08" { // connection_exception
@@ -65,4 +70,11 @@ func mapErr(err error) error {
 		return errors.Join(ErrUnavailable, err)
 	}
 	return err
+}
+
+// sqliteBusy reports whether err is SQLite's "database is locked": another connection holds a
+// lock that its busy handler does not wait for (as when a fresh file is switched to WAL).
+func sqliteBusy(err error) bool {
+	var liteErr *sqlite.Error
+	return errors.As(err, &liteErr) && (liteErr.Code()&0xff == sqlite3.SQLITE_BUSY || liteErr.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }

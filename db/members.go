@@ -107,13 +107,13 @@ func (d *DB) RemoveMember(ctx context.Context, roomID, userID string, events ...
 	}, events...)
 }
 
-// MarkRead moves a member's read position forward to msg and stores events with it. moved is
-// false, and nothing is stored, when the member had already read that far.
-func (d *DB) MarkRead(ctx context.Context, roomID, userID string, msg Message, events ...Event) (moved bool, evs []Appended, err error) {
+// MarkRead moves a member's read position forward to msg, read at readAt, and stores events
+// with it. moved is false, and nothing is stored, when the member had already read that far.
+func (d *DB) MarkRead(ctx context.Context, roomID, userID string, msg Message, readAt time.Time, events ...Event) (moved bool, evs []Appended, err error) {
 	defer d.members.forget(memberKey{roomID, userID})
 	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*Member)(nil)).
-			Set("last_read_seq = ?", msg.Seq).Set("last_read_at = ?", msg.CreatedAt).
+			Set("last_read_seq = ?", msg.Seq).Set("last_read_at = ?", readAt.UTC().Truncate(time.Microsecond)).
 			Where("room_id = ? AND user_id = ? AND last_read_seq < ?", roomID, userID, msg.Seq).Exec(ctx)
 		if err != nil {
 			return mapErr(err)

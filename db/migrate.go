@@ -45,8 +45,11 @@ func ParseMigrations(schema string) ([]Migration, error) {
 
 // migrate applies the sections of schema not yet recorded in schema_migrations, each in its
 // own transaction. Running it again is a no-op; concurrent runs (several nodes starting) are
-// serialized by an advisory lock on PostgreSQL and by SQLite's write lock.
+// serialized by an advisory lock on PostgreSQL and by SQLite's write lock. A migration may take
+// long (it waits for another node's, and may rewrite a large table): only ctx bounds it, not
+// Config.Timeout.
 func migrate(ctx context.Context, db *bun.DB, kind Kind, schema string) error {
+	ctx = longAwaited(ctx)
 	migrations, err := ParseMigrations(schema)
 	if err != nil {
 		return err
@@ -90,10 +93,14 @@ func migrate(ctx context.Context, db *bun.DB, kind Kind, schema string) error {
 	return nil
 }
 
-// lockMigrations makes tx the only migrating transaction on PostgreSQL until it ends.
+// lockMigrations makes tx the only migrating transaction on PostgreSQL until it ends, with no
+// statement timeout.
 func lockMigrations(ctx context.Context, tx bun.Tx, kind Kind) error {
 	if kind != Postgres {
 		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+		return err
 	}
 	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7461626)")
 	return err

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -76,4 +77,86 @@ func (d *DB) EscalationFailed(ctx context.Context, id string, next time.Time, re
 func (d *DB) PendingEscalations(ctx context.Context) (int, error) {
 	n, err := d.bun.NewSelect().Model((*Escalation)(nil)).Where("status = 'pending'").Count(ctx)
 	return int(n), mapErr(err)
+}
+
+// Why an escalation cannot be retried.
+var (
+	ErrEscalationDelivered = errors.New("escalation already delivered")
+	ErrEscalationInFlight  = errors.New("escalation being delivered")
+)
+
+// EscalationInfo is an escalation as operators see it: with the user, title and priority of
+// its notification.
+type EscalationInfo struct {
+	Escalation `bun:",extend"`
+	UserID     string `bun:"user_id,scanonly"`
+	Title      string `bun:"title,scanonly"`
+	Priority   string `bun:"priority,scanonly"`
+}
+
+// InFlight reports whether a worker holds the escalation's lease at t: an attempt may be under way.
+func (e Escalation) InFlight(t time.Time) bool {
+	return e.Status == EscalationPending && !e.LockedUntil.IsZero() && e.LockedUntil.After(t)
+}
+
+// Escalation statuses.
+const (
+	EscalationPending   = "pending"
+	EscalationDelivered = "delivered"
+)
+
+// EscalationFilter selects escalations: of one status ("" for any), older than the one with
+// id Before, at most Limit.
+type EscalationFilter struct {
+	Status string
+	Before string
+	Limit  int
+}
+
+// ListEscalations returns escalations matching f, newest first, and whether there are more.
+func (d *DB) ListEscalations(ctx context.Context, f EscalationFilter) ([]EscalationInfo, bool, error) {
+	var out []EscalationInfo
+	q := d.bun.NewSelect().Model(&out).ColumnExpr("o.*").
+		ColumnExpr("n.user_id, n.title, n.priority").
+		Join("JOIN notifications AS n ON n.id = o.notification_id")
+	if f.Status != "" {
+		q = q.Where("o.status = ?", f.Status)
+	}
+	if f.Before != "" {
+		q = q.Where("o.id < ?", f.Before)
+	}
+	if err := q.OrderExpr("o.id DESC").Limit(int64(f.Limit + 1)).Scan(ctx); err != nil {
+		return nil, false, mapErr(err)
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+// RetryEscalation makes a pending escalation due now, whatever its backoff said, and returns
+// it. It fails with ErrNotFound, ErrEscalationDelivered, or ErrEscalationInFlight while a worker
+// holds it (its attempt is under way).
+func (d *DB) RetryEscalation(ctx context.Context, id string) (Escalation, error) {
+	t := now()
+	var out []Escalation
+	err := d.bun.NewRaw(`UPDATE notification_outbox SET next_attempt_at = ?
+		WHERE id = ? AND status = 'pending' AND (locked_until IS NULL OR locked_until < ?)
+		RETURNING id, notification_id, payload, status, attempts, next_attempt_at, locked_until, last_error, created_at, delivered_at`,
+		t, id, t).Scan(ctx, &out)
+	if err != nil {
+		return Escalation{}, mapErr(err)
+	}
+	if len(out) == 1 {
+		return out[0], nil
+	}
+	// Nothing changed: say why.
+	var e Escalation
+	if err := d.bun.NewSelect().Model(&e).Where("id = ?", id).Scan(ctx); err != nil {
+		return Escalation{}, mapErr(err)
+	}
+	if e.Status != EscalationPending {
+		return e, ErrEscalationDelivered
+	}
+	return e, ErrEscalationInFlight
 }

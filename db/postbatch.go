@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -77,15 +78,13 @@ func (b *postBatcher) run() {
 	idle := time.NewTimer(batcherIdle)
 	defer idle.Stop()
 	for {
-		b.mu.Lock()
-		batch := b.pending
-		if len(batch) > maxPostBatch {
-			batch = batch[:maxPostBatch]
-		}
-		b.pending = b.pending[len(batch):]
-		b.mu.Unlock()
-		if len(batch) > 0 {
-			b.commit(batch)
+		if batch := b.take(maxPostBatch); len(batch) > 0 {
+			if err := b.commit(batch); errors.Is(err, ErrUnavailable) {
+				// The posts queued meanwhile waited on a database that did not answer: they
+				// get its answer now rather than wait as long again for a transaction of
+				// their own, so that no post waits for two.
+				fail(b.take(math.MaxInt), err)
+			}
 			idle.Reset(batcherIdle)
 			continue
 		}
@@ -97,6 +96,22 @@ func (b *postBatcher) run() {
 			}
 			idle.Reset(batcherIdle)
 		}
+	}
+}
+
+// take removes up to n requests from the queue, the oldest first.
+func (b *postBatcher) take(n int) []*postRequest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	batch := b.pending[:min(n, len(b.pending))]
+	b.pending = b.pending[len(batch):]
+	return batch
+}
+
+// fail answers every request of batch with err.
+func fail(batch []*postRequest, err error) {
+	for _, r := range batch {
+		r.done <- postResult{err: err}
 	}
 }
 
@@ -113,10 +128,10 @@ func (b *postBatcher) retire() bool {
 	return true
 }
 
-// commit stores a batch in one transaction. If one message of it breaks a constraint (a
-// client_id raced with its own retry), the others are not held hostage: each is committed
-// alone.
-func (b *postBatcher) commit(batch []*postRequest) {
+// commit stores a batch in one transaction, answers its requests and returns the batch's
+// error. If one message of it breaks a constraint (a client_id raced with its own retry), the
+// others are not held hostage: each is committed alone, until the database is unavailable.
+func (b *postBatcher) commit(batch []*postRequest) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var results []postResult
@@ -131,10 +146,13 @@ func (b *postBatcher) commit(batch []*postRequest) {
 	}
 	err = mapErr(err)
 	if err != nil && errors.Is(err, ErrConflict) && len(batch) > 1 {
-		for _, r := range batch {
-			b.commit([]*postRequest{r})
+		for i, r := range batch {
+			if err := b.commit([]*postRequest{r}); errors.Is(err, ErrUnavailable) {
+				fail(batch[i+1:], err)
+				return err
+			}
 		}
-		return
+		return nil
 	}
 	for i, r := range batch {
 		if err != nil {
@@ -143,6 +161,7 @@ func (b *postBatcher) commit(batch []*postRequest) {
 			r.done <- results[i]
 		}
 	}
+	return err
 }
 
 // storeMessages writes a batch of messages of one topic and their events within tx.

@@ -155,6 +155,54 @@ func (p RoomPatch) Apply(r Room) Room {
 	return r
 }
 
+// ErrHasAdmin is ClaimRoom's answer for a room that has an admin: it is not there to claim.
+var ErrHasAdmin = fmt.Errorf("%w: the room has an admin", ErrConflict)
+
+// ClaimRoom gives a room without an admin — one created by being named, or whose admins all
+// left — its fields (typ, and patch) and members (user id → role), and stores the events built
+// from the result with it. The room is locked while it is checked, so that of two concurrent
+// claims one wins and the other is ErrHasAdmin.
+func (d *DB) ClaimRoom(ctx context.Context, id, typ string, patch RoomPatch, members map[string]string,
+	events func(before, after Room) ([]Event, error)) (before, after Room, evs []Appended, err error) {
+	err = d.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := forUpdate(tx.NewSelect().Model(&before).Where("id = ?", id), d.kind).Scan(ctx); err != nil {
+			return mapErr(err)
+		}
+		admins, err := tx.NewSelect().Model((*Member)(nil)).Where("room_id = ? AND role = ?", id, RoleAdmin).Count(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		if admins > 0 {
+			return ErrHasAdmin
+		}
+		after = patch.Apply(before)
+		after.Type = typ
+		if _, err := tx.NewUpdate().Model(&after).Column("name", "type", "description", "private", "settings").WherePK().Exec(ctx); err != nil {
+			return mapErr(err)
+		}
+		for userID, role := range members {
+			if err := ensureUser(ctx, tx, userID); err != nil {
+				return err
+			}
+			m := Member{RoomID: id, UserID: userID, Role: role, JoinedAt: now()}
+			if _, err := tx.NewInsert().Model(&m).On("CONFLICT (room_id, user_id) DO UPDATE").Set("role = EXCLUDED.role").Exec(ctx); err != nil {
+				return mapErr(err)
+			}
+		}
+		list, err := events(before, after)
+		if err != nil {
+			return err
+		}
+		evs, err = d.appendEvents(ctx, tx, list)
+		return err
+	})
+	d.rooms.forget(before.Key)
+	for userID := range members {
+		d.members.forget(memberKey{id, userID})
+	}
+	return before, after, evs, mapErr(err)
+}
+
 // UpdateRoom applies patch to the room with id as it is stored — locked, so that concurrent
 // patches each keep what the other changed, and a cached copy writes back nothing stale — and
 // stores the event built from the result with it. It returns the room before and after.
@@ -197,23 +245,81 @@ type RoomSummary struct {
 	MyRole      string   `bun:"my_role,scanonly"`
 	Unread      int      `bun:"unread,scanonly"`
 	LastMessage *Message `bun:"-"`
+	// Peer is, in a direct room, the user on the other side: the one of its pair who is not
+	// the user it is listed for (zero in other rooms).
+	Peer User `bun:"-"`
 }
 
-// maxListedRooms bounds GET /api/rooms.
-const maxListedRooms = 500
-
-// ListRooms returns the rooms userID may see — public ones and private ones it is a member of
-// — with member counts, its role and unread count, and the last message of each.
-func (d *DB) ListRooms(ctx context.Context, userID string) ([]RoomSummary, error) {
-	var rooms []RoomSummary
-	err := d.summaries(userID).
-		Where("r.archived_at IS NULL").
-		Where("(r.private = ? OR me.user_id IS NOT NULL)", false).
-		OrderExpr("r.created_at DESC").Limit(maxListedRooms).Scan(ctx, &rooms)
-	if err != nil {
-		return nil, mapErr(err)
+// LastActivity is when the room last saw a message, or when it was created if it has none.
+func (r RoomSummary) LastActivity() time.Time {
+	if r.LastMessage != nil && r.LastMessage.CreatedAt.After(r.CreatedAt) {
+		return r.LastMessage.CreatedAt
 	}
-	return rooms, d.attachLastMessages(ctx, rooms)
+	return r.CreatedAt
+}
+
+// RoomPage is where a page of ListRooms starts: after the room with id After (a UUIDv7, so
+// ids order rooms by creation) in its section — the rooms userID is a member of come first,
+// then the others. The zero RoomPage is the first page.
+type RoomPage struct {
+	Others bool   // the page starts among the rooms userID is not a member of
+	After  string // the last room of the previous page; "" from the section's start
+}
+
+// ListRooms returns a page of at most limit rooms userID may see — public ones, and private
+// ones it is a member of — with member counts, its role and unread count, and the last message
+// of each: first every room userID is a member of (it posted in, joined or was added to),
+// newest first, then the rest, newest first. No number of other rooms pushes a member's room
+// off the first pages. next is where the following page starts; ok is false after the last.
+func (d *DB) ListRooms(ctx context.Context, userID string, page RoomPage, limit int) (rooms []RoomSummary, next RoomPage, ok bool, err error) {
+	if !page.Others {
+		if err := d.listRoomSection(ctx, userID, true, page.After, limit+1, &rooms); err != nil {
+			return nil, next, false, err
+		}
+		page.After = ""
+	}
+	if len(rooms) <= limit {
+		var others []RoomSummary
+		if err := d.listRoomSection(ctx, userID, false, page.After, limit+1-len(rooms), &others); err != nil {
+			return nil, next, false, err
+		}
+		rooms = append(rooms, others...)
+	}
+	if ok = len(rooms) > limit; ok {
+		rooms = rooms[:limit]
+		last := rooms[limit-1]
+		next = RoomPage{Others: last.MyRole == "", After: last.ID}
+	}
+	if err := d.attachLastMessages(ctx, rooms); err != nil {
+		return nil, next, false, err
+	}
+	return rooms, next, ok, d.attachPeers(ctx, userID, rooms)
+}
+
+// listRoomSection appends to out up to limit rooms userID is (member) or is not a member of,
+// after the room with id after, newest first.
+func (d *DB) listRoomSection(ctx context.Context, userID string, member bool, after string, limit int, out *[]RoomSummary) error {
+	q := d.summaries(userID).Where("r.archived_at IS NULL")
+	if member {
+		q = q.Where("me.user_id IS NOT NULL")
+	} else {
+		q = q.Where("me.user_id IS NULL AND r.private = ?", false)
+	}
+	if after != "" {
+		q = q.Where("r.id < ?", after)
+	}
+	var rooms []RoomSummary
+	if err := q.OrderExpr("r.id DESC").Limit(int64(limit)).Scan(ctx, &rooms); err != nil {
+		return mapErr(err)
+	}
+	*out = append(*out, rooms...)
+	return nil
+}
+
+// CountRoomsCreatedBy returns how many rooms userID created that are not archived.
+func (d *DB) CountRoomsCreatedBy(ctx context.Context, userID string) (int, error) {
+	n, err := d.bun.NewSelect().Model((*Room)(nil)).Where("created_by = ? AND archived_at IS NULL", userID).Count(ctx)
+	return int(n), mapErr(err)
 }
 
 // RoomSummaryOf returns one room as userID sees it.
@@ -225,7 +331,10 @@ func (d *DB) RoomSummaryOf(ctx context.Context, room Room, userID string) (RoomS
 	if len(rooms) == 0 {
 		return RoomSummary{}, ErrNotFound
 	}
-	return rooms[0], d.attachLastMessages(ctx, rooms)
+	if err := d.attachLastMessages(ctx, rooms); err != nil {
+		return RoomSummary{}, err
+	}
+	return rooms[0], d.attachPeers(ctx, userID, rooms)
 }
 
 func (d *DB) summaries(userID string) *bun.SelectQuery {
@@ -262,4 +371,55 @@ func (d *DB) attachLastMessages(ctx context.Context, rooms []RoomSummary) error 
 		rooms[i].LastMessage = byRoom[rooms[i].ID]
 	}
 	return nil
+}
+
+// peerOf returns the other user of a direct room's pair, seen from userID; "" when the room is
+// not direct or userID is not one of the pair.
+func peerOf(r Room, userID string) string {
+	var pair [2]string
+	if r.Type != RoomDirect || json.Unmarshal([]byte(r.DirectPair), &pair) != nil {
+		return ""
+	}
+	switch userID {
+	case pair[0]:
+		return pair[1]
+	case pair[1]:
+		return pair[0]
+	}
+	return ""
+}
+
+// attachPeers fills in the Peer of the direct rooms among rooms, as userID sees them: the
+// other user's id and name (empty while they have never connected).
+func (d *DB) attachPeers(ctx context.Context, userID string, rooms []RoomSummary) error {
+	var ids []string
+	for i := range rooms {
+		if id := peerOf(rooms[i].Room, userID); id != "" {
+			rooms[i].Peer.ID = id
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var users []User
+	if err := d.bun.NewSelect().Model(&users).Column("id", "name", "avatar").Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return mapErr(err)
+	}
+	byID := make(map[string]User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	for i := range rooms {
+		if u, ok := byID[rooms[i].Peer.ID]; ok {
+			rooms[i].Peer = u
+		}
+	}
+	return nil
+}
+
+// CountRooms counts the rooms that exist: every type, public and private, not archived.
+func (d *DB) CountRooms(ctx context.Context) (int, error) {
+	n, err := d.bun.NewSelect().Model((*Room)(nil)).Where("archived_at IS NULL").Count(ctx)
+	return int(n), mapErr(err)
 }

@@ -162,3 +162,22 @@ CREATE TABLE admin_audit (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX admin_audit_created ON admin_audit (created_at DESC);
+
+-- migrate: 4 room quotas
+
+-- Rooms a user created count against their quota.
+CREATE INDEX chat_rooms_created_by ON chat_rooms (created_by) WHERE archived_at IS NULL;
+
+-- migrate: 5 connection slots
+
+-- Live connections of a cluster, counted against their users' caps (PostgreSQL; unused on SQLite).
+-- Each node refreshes seen_at for its own; rows of a node silent for two minutes are dropped.
+CREATE TABLE connection_slots (
+    connection_id TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    node_id       TEXT NOT NULL,
+    reserved_at   TIMESTAMP NOT NULL,
+    seen_at       TIMESTAMP NOT NULL
+);
+CREATE INDEX connection_slots_user ON connection_slots (user_id);
+CREATE INDEX connection_slots_node ON connection_slots (node_id);

@@ -46,13 +46,6 @@ func (d *DB) UpsertUser(ctx context.Context, u User) error {
 	return nil
 }
 
-// GetUser returns a stored user.
-func (d *DB) GetUser(ctx context.Context, id string) (User, error) {
-	var u User
-	err := d.bun.NewSelect().Model(&u).Where("id = ?", id).Scan(ctx)
-	return u, mapErr(err)
-}
-
 // userCache remembers the claims last written per user.
 type userCache struct {
 	mu   sync.Mutex // guards seen

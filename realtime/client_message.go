@@ -8,7 +8,7 @@ import (
 )
 
 // ClientMessage is an in-band action sent by a WebSocket client: {type, room?, data?, ref?}.
-// Ref, when given, is echoed in the fault that refuses the action.
+// Ref, when given, is echoed in the ack that confirms the action or the fault that refuses it.
 type ClientMessage struct {
 	Type string          `json:"type"`
 	Room string          `json:"room,omitempty"`
@@ -25,6 +25,9 @@ const (
 	ClientTypingStop     = "typing_stop"
 	ClientPresenceUpdate = "presence_update"
 	ClientPing           = "ping"
+	// ClientRefresh presents a fresh token, {"token": "…"}: the stream then ends at its expiry
+	// instead of the old one's, without a reconnect.
+	ClientRefresh = "refresh"
 )
 
 // maxRefLen bounds the ref a client may attach.
@@ -81,6 +84,14 @@ type Fault struct {
 }
 
 func (f *Fault) Error() string { return f.Code + ": " + f.Message }
+
+// Ack confirms a client action that carried a ref: sent as an "ack" event once the action is
+// carried out (for join_room, after room_joined).
+type Ack struct {
+	Ref    string `json:"ref"`
+	Action string `json:"action"`
+	Result any    `json:"result,omitempty"`
+}
 
 // FaultFrame returns the frame that tells one client its action was refused.
 func FaultFrame(f Fault) *Frame {

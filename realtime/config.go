@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"time"
 )
@@ -9,14 +10,17 @@ import (
 type Config struct {
 	Store Store  // the event log; required
 	Epoch uint64 // the log's epoch, written into every cursor
+	// CursorKey signs cursors, so that a cursor the server did not issue is refused whole.
+	// Nodes of a cluster share it, and it outlives restarts (default: random, for this hub only).
+	CursorKey []byte
 
-	QueueSize  int           // outbound queue bound per connection, in frames (default 1024)
-	QueueBytes int           // outbound queue bound per connection, in payload bytes (default 4 MiB)
-	MaxTopics  int           // topics one connection may subscribe to (default 128)
-	Heartbeat  time.Duration // interval of stream heartbeats (default 15 s)
-	MaxAge     time.Duration // streams end after MaxAge plus up to 50 % jitter (default 10 min; <0: never)
-	PollLinger time.Duration // a long-poll connection ends when not polled for this long (default 50 s)
-	GapWait    time.Duration // how long an out-of-order frame waits before the log is read (default 100 ms)
+	QueueSize        int           // outbound queue bound per connection, in frames (default 1024)
+	QueueBytes       int           // outbound queue bound per connection, in payload bytes (default 4 MiB)
+	MaxSubscriptions int           // topics one connection may subscribe to (default 128)
+	Heartbeat        time.Duration // interval of stream heartbeats (default 15 s)
+	MaxStreamAge     time.Duration // streams end after this plus up to 50 % jitter (default 10 min; <0: never)
+	PollLinger       time.Duration // a long-poll connection ends when not polled for this long (default 50 s)
+	GapWait          time.Duration // how long an out-of-order frame waits before the log is read (default 100 ms)
 
 	PresenceGrace time.Duration // a user leaving a room, or the server, is announced after this (default 5 s)
 	// PresenceRoomLimit is the largest room whose arrivals and departures are announced one by
@@ -53,14 +57,14 @@ func (c *Config) setDefaults() {
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 4 << 20
 	}
-	if c.MaxTopics <= 0 {
-		c.MaxTopics = 128
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 128
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
 	}
-	if c.MaxAge == 0 {
-		c.MaxAge = 10 * time.Minute
+	if c.MaxStreamAge == 0 {
+		c.MaxStreamAge = 10 * time.Minute
 	}
 	if c.PollLinger <= 0 {
 		c.PollLinger = 50 * time.Second
@@ -88,6 +92,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.NodeTimeout <= 0 {
 		c.NodeTimeout = 5 * time.Second
+	}
+	if len(c.CursorKey) == 0 {
+		c.CursorKey = make([]byte, 32)
+		rand.Read(c.CursorKey)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -66,6 +66,7 @@ type Conn struct {
 	remoteAddr  string
 	userAgent   string
 	connectedAt time.Time
+	pollTimeout time.Duration // long-poll only: announced in connected
 	hub         *Hub
 	out         *outbox
 	lastActive  atomic.Int64 // unix nanoseconds of the last delivery or client action
@@ -76,7 +77,8 @@ type Conn struct {
 
 	initial []control   // subscriptions made at connect, in order; read-only after Connect
 	resumed bool        // connected with a cursor
-	timer   *time.Timer // ends the connection at token expiry or maximum age
+	timer   *time.Timer // long-poll: its linger; streams: their expiry; set once, in Connect
+	expiry  expiry      // the token's expiry, announced in connected; streams end then
 	kill    atomic.Pointer[func()]
 	pinger  atomic.Pointer[func()] // a stream without a goroutine of its own: heartbeats call it
 	reason  atomic.Pointer[string] // words given with a kick
@@ -173,8 +175,8 @@ type Info struct {
 	UserName    string    `json:"user_name,omitempty"`
 	Transport   Transport `json:"transport"`
 	Rooms       []string  `json:"rooms"`
-	ConnectedAt time.Time `json:"connected_at"`
-	LastActive  time.Time `json:"last_activity"`
+	ConnectedAt WireTime  `json:"connected_at"`
+	LastActive  WireTime  `json:"last_activity"`
 	RemoteAddr  string    `json:"remote_addr"`
 	UserAgent   string    `json:"user_agent"`
 }
@@ -182,7 +184,7 @@ type Info struct {
 // Info returns a snapshot of c.
 func (c *Conn) Info() Info {
 	return Info{ID: c.id, UserID: c.user.ID, UserName: c.user.Name, Transport: c.transport,
-		Rooms: c.Rooms(), ConnectedAt: c.connectedAt, LastActive: time.Unix(0, c.lastActive.Load()),
+		Rooms: c.Rooms(), ConnectedAt: WireTime{c.connectedAt}, LastActive: WireTime{time.Unix(0, c.lastActive.Load())},
 		RemoteAddr: c.remoteAddr, UserAgent: c.userAgent}
 }
 

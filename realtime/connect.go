@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 )
 
@@ -24,8 +23,11 @@ type ConnectOptions struct {
 	Subscriptions []Subscription
 	Resumed       bool      // the client presented a cursor
 	Expires       time.Time // token expiry: the stream ends with token_expired then (zero: never)
-	RemoteAddr    string
-	UserAgent     string
+	// PollTimeout is how long a long-poll request waits for events, announced in connected so
+	// that the client knows when an unanswered poll is lost.
+	PollTimeout time.Duration
+	RemoteAddr  string
+	UserAgent   string
 }
 
 // Connect registers a connection and its subscriptions. The first message it delivers is
@@ -39,7 +41,7 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 	}
 	now := time.Now()
 	c := &Conn{id: o.ID, user: o.User, transport: o.Transport, remoteAddr: o.RemoteAddr,
-		userAgent: o.UserAgent, connectedAt: now, hub: h, resumed: o.Resumed,
+		userAgent: o.UserAgent, connectedAt: now, pollTimeout: o.PollTimeout, hub: h, resumed: o.Resumed,
 		out: newOutbox(h.cfg.QueueSize, h.cfg.QueueBytes), topics: make(map[string]*topic)}
 	c.lastActive.Store(now.UnixNano())
 	h.presence.connect(c.user)
@@ -64,29 +66,6 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		return nil, ErrShuttingDown
 	}
 	return c, nil
-}
-
-func (h *Hub) armDeadline(c *Conn, expires, now time.Time) {
-	if c.transport == TransportPoll {
-		c.timer = time.AfterFunc(h.cfg.PollLinger, func() { h.expirePoll(c) })
-		return
-	}
-	reason, at := ReasonMaxAge, time.Time{}
-	if h.cfg.MaxAge > 0 {
-		at = now.Add(h.cfg.MaxAge + rand.N(h.cfg.MaxAge/2+1))
-	}
-	if !expires.IsZero() && (at.IsZero() || expires.Before(at)) {
-		reason, at = ReasonTokenExpired, expires
-	}
-	if at.IsZero() {
-		return
-	}
-	var final *Frame
-	if reason == ReasonTokenExpired {
-		final = &Frame{Type: EventTokenExpired, Payload: mustEncode(Event{Type: EventTokenExpired,
-			Data: map[string]string{"expired_at": expires.UTC().Format(TimeFormat)}})}
-	}
-	c.timer = time.AfterFunc(time.Until(at), func() { c.closeWith(reason, final) })
 }
 
 // Disconnect removes c from the hub and its topics and closes it if it is still open. The

@@ -100,7 +100,7 @@ func (c *Conn) drain(ctx context.Context, dst []Message, max int, mayRead bool) 
 		k.batch, k.next = batch, 0
 		if closed {
 			if final != nil {
-				dst = append(dst, Message{Type: final.Type, Payload: final.Payload})
+				dst = append(dst, Message{Type: final.Type, Payload: final.Payload, frame: final})
 			}
 			return dst, false, ErrClosed
 		}
@@ -115,13 +115,15 @@ func (c *Conn) drain(ctx context.Context, dst []Message, max int, mayRead bool) 
 }
 
 // Cursor returns the connection's current cursor as its consumer last left it.
-func (c *Conn) Cursor() string { return string(c.cons.currentCursor(c.hub.cfg.Epoch)) }
+func (c *Conn) Cursor() string { return string(c.currentCursor()) }
 
-// currentCursor returns the wire form of pos, appended to the arena when it changed.
-func (k *consumer) currentCursor(epoch uint64) []byte {
+// currentCursor returns the wire form of the consumer's positions, appended to its arena when
+// they changed.
+func (c *Conn) currentCursor() []byte {
+	k := &c.cons
 	if k.cursor == nil {
 		start := len(k.arena)
-		k.arena = appendCursor(k.arena, epoch, k.pos)
+		k.arena = c.hub.cursors.appendCursor(k.arena, c.user.ID, c.hub.cfg.Epoch, k.pos)
 		k.cursor = k.arena[start:len(k.arena):len(k.arena)]
 	}
 	return k.cursor
@@ -136,7 +138,7 @@ func (c *Conn) apply(it item, dst []Message) []Message {
 	}
 	f := it.frame
 	if !f.Durable() {
-		return append(dst, Message{Type: f.Type, Payload: f.Payload, At: f.At})
+		return append(dst, Message{Type: f.Type, Payload: f.Payload, At: f.At, frame: f})
 	}
 	i, ok := k.pos.find(f.TopicID)
 	if !ok || f.Offset <= k.pos[i].Offset {
@@ -152,12 +154,11 @@ func (c *Conn) apply(it item, dst []Message) []Message {
 	if !f.visibleTo(c.user) {
 		return dst // not for this user: the position passes over it
 	}
-	return append(dst, Message{Type: f.Type, Cursor: k.currentCursor(c.hub.cfg.Epoch), Payload: f.Payload, At: f.At})
+	return append(dst, Message{Type: f.Type, Cursor: c.currentCursor(), Payload: f.Payload, At: f.At, frame: f})
 }
 
 func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
 	k := &c.cons
-	epoch := c.hub.cfg.Epoch
 	if !ctl.subscribe {
 		if i, ok := k.pos.find(ctl.topicID); ok {
 			k.rememberLeft(ctl.topicID, k.pos[i].Offset)
@@ -188,7 +189,7 @@ func (c *Conn) applyControl(ctl *control, dst []Message) []Message {
 	}
 	if ctl.reset {
 		c.hub.counters.resets.Add(1)
-		dst = append(dst, resetMessage(ctl.topic, "cursor_epoch", k.currentCursor(epoch)))
+		dst = append(dst, resetMessage(ctl.topic, "cursor_epoch", c.currentCursor()))
 	}
 	if ctl.replay {
 		k.replay = ctl
@@ -216,7 +217,6 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 	if err != nil {
 		return dst, fmt.Errorf("reading %s after %d: %w", job.topic, after, err)
 	}
-	epoch := c.hub.cfg.Epoch
 	lost := after < trimmed || after > head ||
 		(len(k.page) > 0 && k.page[0].Offset != after+1) || // trimmed while we read
 		(len(k.page) == 0 && after < head)
@@ -227,13 +227,13 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 		k.moved()
 		k.replay = nil
 		c.hub.counters.resets.Add(1)
-		return append(dst, resetMessage(job.topic, "history_gap", k.currentCursor(epoch))), nil
+		return append(dst, resetMessage(job.topic, "history_gap", c.currentCursor())), nil
 	}
 	for _, f := range k.page {
 		k.pos[i].Offset = f.Offset
 		k.moved()
 		if f.visibleTo(c.user) {
-			dst = append(dst, Message{Type: f.Type, Cursor: k.currentCursor(epoch), Payload: f.Payload})
+			dst = append(dst, Message{Type: f.Type, Cursor: c.currentCursor(), Payload: f.Payload, frame: f})
 		}
 	}
 	if len(k.page) < limit {
@@ -254,14 +254,20 @@ func (c *Conn) connectedMessage() Message {
 		}
 	}
 	data := struct {
-		ConnectionID string    `json:"connection_id"`
-		UserID       string    `json:"user_id"`
-		Transport    Transport `json:"transport"`
-		Rooms        []string  `json:"rooms"`
-		Resumed      bool      `json:"resumed"`
-		HeartbeatMS  int64     `json:"heartbeat_ms"`
-	}{c.id, c.user.ID, c.transport, rooms, c.resumed, c.hub.cfg.Heartbeat.Milliseconds()}
-	return Message{Type: EventConnected, Cursor: c.cons.currentCursor(c.hub.cfg.Epoch),
+		ConnectionID  string    `json:"connection_id"`
+		UserID        string    `json:"user_id"`
+		Transport     Transport `json:"transport"`
+		Rooms         []string  `json:"rooms"`
+		Resumed       bool      `json:"resumed"`
+		HeartbeatMS   int64     `json:"heartbeat_ms"`
+		PollTimeoutMS int64     `json:"poll_timeout_ms,omitempty"`
+		ExpiresAt     string    `json:"expires_at,omitempty"`
+	}{ConnectionID: c.id, UserID: c.user.ID, Transport: c.transport, Rooms: rooms, Resumed: c.resumed,
+		HeartbeatMS: c.hub.cfg.Heartbeat.Milliseconds(), PollTimeoutMS: c.pollTimeout.Milliseconds()}
+	if exp := c.Expires(); !exp.IsZero() {
+		data.ExpiresAt = exp.UTC().Format(TimeFormat)
+	}
+	return Message{Type: EventConnected, Cursor: c.currentCursor(),
 		Payload: mustEncode(Event{Type: EventConnected, Data: data, TS: time.Now()})}
 }
 
@@ -272,7 +278,7 @@ func (c *Conn) roomMessage(typ EventType, topic, why string) Message {
 		Topic  string `json:"topic"`
 		Reason string `json:"reason,omitempty"`
 	}{key, topic, why}
-	return Message{Type: typ, Cursor: c.cons.currentCursor(c.hub.cfg.Epoch),
+	return Message{Type: typ, Cursor: c.currentCursor(),
 		Payload: mustEncode(Event{Type: typ, Room: key, Data: data, TS: time.Now()})}
 }
 

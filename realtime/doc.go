@@ -9,8 +9,16 @@
 // already encoded Frame to each subscriber's bounded outbox, and a subscriber whose outbox is
 // full is closed as slow (it resumes from its cursor and loses nothing).
 //
-// Lock order is Conn.mu, then topic.mu, then outbox.mu; the hub's shard locks are taken before
-// a topic's. None of them is held while calling the Store or writing to a network connection.
+// Lock order:
+//
+//   - pollState.mu, held by the long-poll request waiting on a connection, comes before all
+//     the others (the request drains the connection under it);
+//   - presence.mu and typing.mu come before topic.mu: they publish;
+//   - Conn.mu, then topic.mu, then outbox.mu; the hub's shard locks before a topic's;
+//   - a connection's expiry.mu before its outbox.mu (closing at expiry);
+//   - registry.mu is a leaf: nothing else is locked while it is held.
+//
+// None of them is held while calling the Store or writing to a network connection.
 //
 // Streams (SSE taken over from net/http, WebSocket) are written by a few shared writers, one
 // per core, not by a goroutine per connection: a write never waits for the client (outConn

@@ -40,9 +40,29 @@ const (
 	EventKicked             EventType = "kicked"
 	EventTokenExpired       EventType = "token_expired"
 	EventPong               EventType = "pong"
+	// EventAck answers a WebSocket action that carried a ref and was carried out:
+	// {"ref", "action", "result"?} (result: the stored message, for chat_message).
+	EventAck EventType = "ack"
+	// EventHeartbeat keeps an idle stream visibly alive: EventSource shows no comments, so a
+	// page can watch a stream for silence only if the heartbeat is an event.
+	EventHeartbeat EventType = "heartbeat"
+	// EventTokenRefreshed answers a WebSocket refresh: the stream now ends at the new expiry.
+	EventTokenRefreshed EventType = "token_refreshed"
+	// EventShutdown is a connection's last event when the server stops: reconnect, to any
+	// node, after the retry_ms it carries.
+	EventShutdown EventType = "shutdown"
 )
 
-// Event is one event before encoding. Data is already JSON.
+// ServerEventTypes lists every type the server itself sends. Other backends may not publish
+// these (nor EventSource's own names), and clients listen for each of them.
+var ServerEventTypes = []EventType{EventConnected, EventRoomJoined, EventRoomLeft, EventChatMessage,
+	EventTypingStart, EventTypingStop, EventNotification, EventRoomNotification, EventSystemAnnouncement,
+	EventDataUpdate, EventUserPresence, EventUserJoined, EventUserLeft, EventRoomInfo, EventRoomCreated,
+	EventRoomUpdated, EventMemberJoined, EventMemberLeft, EventMessageUpdated, EventMessageDeleted,
+	EventReadReceipt, EventNotificationRead, EventReset, EventFault, EventKicked, EventTokenExpired,
+	EventPong, EventAck, EventHeartbeat, EventTokenRefreshed, EventShutdown}
+
+// Event is one event before encoding; Encode marshals Data into the envelope.
 type Event struct {
 	Type EventType
 	Room string
@@ -60,6 +80,14 @@ type envelope struct {
 
 // TimeFormat is the layout of every timestamp on the wire: RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// WireTime is a time written in the wire's format (TimeFormat, in UTC) in an event's data.
+type WireTime struct{ time.Time }
+
+// MarshalJSON writes t as every time on the wire is written: milliseconds, UTC.
+func (t WireTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(TimeFormat) + `"`), nil
+}
 
 // Encode returns the envelope of e as JSON, without "id". It is computed once per event and
 // shared by every subscriber; Message.AppendJSON adds each connection's cursor.
@@ -101,6 +129,8 @@ type Frame struct {
 	Audience []string
 	// At is when the frame was published live (set by Hub.Publish); zero for replayed frames.
 	At time.Time
+
+	deflate deflateOnce // the envelope compressed for WebSocket, made on first use
 }
 
 // visibleTo reports whether u may receive f.
@@ -138,6 +168,8 @@ type Message struct {
 	Cursor  []byte    // the connection's cursor after this message; empty when it does not move it
 	Payload []byte    // the envelope without "id", shared by every subscriber
 	At      time.Time // when it was published live; zero for replays and per-connection messages
+
+	frame *Frame // the shared frame it comes from, if any: it holds the compressed envelope
 }
 
 // AppendJSON appends the wire envelope of m to dst, with "id" set to the cursor when m moves it.

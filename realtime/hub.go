@@ -15,7 +15,6 @@ var (
 	ErrShuttingDown   = errors.New("server is shutting down")
 	ErrTooManyTopics  = errors.New("too many subscriptions on one connection")
 	ErrNotSubscribed  = errors.New("not subscribed")
-	ErrUnknownConn    = errors.New("unknown connection")
 	ErrStoreRequired  = errors.New("realtime: Config.Store is required")
 	errTopicNameLimit = errors.New("topic name too long")
 )
@@ -36,6 +35,7 @@ type Hub struct {
 	presence *presence
 	typing   *typing
 	pulse    *pulse
+	cursors  *cursorSigner
 	closing  atomic.Bool
 	stopped  chan struct{}
 
@@ -55,7 +55,8 @@ func New(cfg Config) (*Hub, error) {
 		return nil, ErrStoreRequired
 	}
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, log: cfg.Logger, seed: maphash.MakeSeed(), stopped: make(chan struct{})}
+	h := &Hub{cfg: cfg, log: cfg.Logger, seed: maphash.MakeSeed(), stopped: make(chan struct{}),
+		cursors: newCursorSigner(cfg.CursorKey)}
 	for i := range h.shard {
 		h.shard[i].topics = make(map[string]*topic)
 	}

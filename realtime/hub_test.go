@@ -120,7 +120,7 @@ func TestConnectedComesFirstWithACursor(t *testing.T) {
 	if got[0].Type != EventConnected || len(got[0].Cursor) == 0 {
 		t.Fatalf("first message %+v", got[0])
 	}
-	cur, err := ParseCursor(string(got[0].Cursor))
+	cur, err := c.hub.ParseCursor(string(got[0].Cursor), c.User().ID)
 	if err != nil || cur.Epoch != 7 || len(cur.Positions) != 1 {
 		t.Fatalf("cursor %+v %v", cur, err)
 	}
@@ -175,7 +175,7 @@ func TestResumeReplaysThenGoesLive(t *testing.T) {
 	if s := seqs(t, got); fmt.Sprint(s) != "[3 4 5 6]" {
 		t.Fatalf("replayed %v", s)
 	}
-	last, _ := ParseCursor(string(got[len(got)-1].Cursor))
+	last := cursorOf(t, c, got[len(got)-1])
 	if last.Positions[0].Offset != 6 {
 		t.Fatalf("cursor after replay: %+v", last)
 	}
@@ -195,7 +195,7 @@ func TestResumeOlderThanRetentionResets(t *testing.T) {
 	if got[1].Type != EventReset {
 		t.Fatalf("got %v, want connected then reset", types(got))
 	}
-	cur, _ := ParseCursor(string(got[1].Cursor))
+	cur := cursorOf(t, c, got[1])
 	if cur.Positions[0].Offset != 5 {
 		t.Fatalf("cursor after reset %+v, want the head", cur)
 	}
@@ -261,7 +261,7 @@ func TestSubscribeDuringPublishingIsExact(t *testing.T) {
 			}
 		}
 		got := receive(t, fresh, 1) // connected, and whatever followed it
-		cur, _ := ParseCursor(string(got[0].Cursor))
+		cur := cursorOf(t, fresh, got[0])
 		start := int(cur.Positions[0].Offset)
 		if rest := total - start + 1; len(got) < rest {
 			got = append(got, receive(t, fresh, rest-len(got))...)
@@ -299,7 +299,7 @@ func TestUnsubscribeStopsDeliveryAndMovesTheCursor(t *testing.T) {
 	if got[0].Type != EventRoomLeft || fmt.Sprint(seqs(t, got)) != "[2]" {
 		t.Fatalf("got %v %v", types(got), seqs(t, got))
 	}
-	cur, _ := ParseCursor(string(got[1].Cursor))
+	cur := cursorOf(t, c, got[1])
 	if len(cur.Positions) != 1 {
 		t.Fatalf("cursor still names %d topics", len(cur.Positions))
 	}

@@ -26,11 +26,11 @@ type PresenceChange struct {
 
 // PresenceInfo is one user present in a room.
 type PresenceInfo struct {
-	UserID      string    `json:"user_id"`
-	UserName    string    `json:"user_name"`
-	Status      string    `json:"status"`
-	CurrentPage string    `json:"current_page,omitempty"`
-	LastSeen    time.Time `json:"last_seen"`
+	UserID      string   `json:"user_id"`
+	UserName    string   `json:"user_name"`
+	Status      string   `json:"status"`
+	CurrentPage string   `json:"current_page,omitempty"`
+	LastSeen    WireTime `json:"last_seen"`
 }
 
 // presence tracks who is in which room. A user is in a room while any of their connections —
@@ -318,12 +318,12 @@ func (p *presence) inRoom(topic string) []PresenceInfo {
 
 func (p *presence) info(userID string) PresenceInfo {
 	if st := p.users[userID]; st != nil {
-		return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: st.lastSeen}
+		return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: WireTime{st.lastSeen}}
 	}
 	if o := p.others[userID]; o != nil {
 		return o.info
 	}
-	return PresenceInfo{UserID: userID, Status: StatusOnline, LastSeen: time.Now()} // within a grace period
+	return PresenceInfo{UserID: userID, Status: StatusOnline, LastSeen: WireTime{time.Now()}} // within a grace period
 }
 
 type presenceData struct {

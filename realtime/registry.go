@@ -100,6 +100,10 @@ func (r *registry) drained() <-chan struct{} {
 var connIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // newConnID returns a random, unguessable connection id.
+// NewConnID returns a fresh connection id, for a caller that must name a connection before it
+// connects.
+func NewConnID() string { return newConnID() }
+
 func newConnID() string {
 	var b [15]byte
 	rand.Read(b[:])

@@ -6,9 +6,14 @@ import (
 	"time"
 )
 
+// ShutdownRetry is the least delay the shutdown event suggests before reconnecting; each
+// connection is told a delay of its own, up to twice it.
+const ShutdownRetry = time.Second
+
 // Shutdown stops accepting connections and closes the live ones, spread evenly over window so
-// that their reconnects do not arrive at once; each is told to resume elsewhere. It returns
-// when all are gone, or when ctx ends, closing what is left at once.
+// that their reconnects do not arrive at once; each gets the shutdown event last, which tells
+// it to resume elsewhere and when. It returns when all are gone, or when ctx ends, closing
+// what is left at once.
 func (h *Hub) Shutdown(ctx context.Context, window time.Duration) error {
 	h.closing.Store(true)
 	conns := h.conns.all()
@@ -19,7 +24,7 @@ func (h *Hub) Shutdown(ctx context.Context, window time.Duration) error {
 			delay = rand.N(window)
 		}
 		timers = append(timers, time.AfterFunc(delay, func() {
-			c.Close(ReasonShutdown)
+			c.CloseWith(ReasonShutdown, shutdownFrame())
 			if c.transport == TransportPoll {
 				h.Disconnect(c) // no stream to end: a waiting poll returns, the next finds none
 			}
@@ -35,7 +40,7 @@ func (h *Hub) Shutdown(ctx context.Context, window time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		for _, c := range h.conns.all() {
-			c.Close(ReasonShutdown)
+			c.CloseWith(ReasonShutdown, shutdownFrame())
 			c.abortWrites()
 		}
 		return ctx.Err()
@@ -44,3 +49,10 @@ func (h *Hub) Shutdown(ctx context.Context, window time.Duration) error {
 
 // Closing reports whether Shutdown has begun.
 func (h *Hub) Closing() bool { return h.closing.Load() }
+
+// shutdownFrame is the shutdown event for one connection, with a delay of its own.
+func shutdownFrame() *Frame {
+	retry := ShutdownRetry + rand.N(ShutdownRetry)
+	return &Frame{Type: EventShutdown, Payload: mustEncode(Event{Type: EventShutdown,
+		Data: map[string]int64{"retry_ms": retry.Milliseconds()}})}
+}

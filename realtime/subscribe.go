@@ -22,7 +22,7 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 			h.release(t)
 			return ctl, ErrClosed
 		}
-		if _, ok := c.topics[ctl.topic]; !ok && len(c.topics) >= h.cfg.MaxTopics {
+		if _, ok := c.topics[ctl.topic]; !ok && len(c.topics) >= h.cfg.MaxSubscriptions {
 			c.mu.Unlock()
 			h.release(t) // loaded for nothing: do not keep it
 			return ctl, ErrTooManyTopics

@@ -16,8 +16,13 @@ func RoomTopic(key string) string { return roomTopicPrefix + key }
 // UserTopic returns the topic of one user's private events.
 func UserTopic(userID string) string { return userTopicPrefix + userID }
 
-// RoomOf returns the room key of a room topic.
-func RoomOf(topic string) (key string, ok bool) { return strings.CutPrefix(topic, roomTopicPrefix) }
+// RoomOf returns the room key of a room topic, and "" and false for any other topic.
+func RoomOf(topic string) (key string, ok bool) {
+	if key, ok = strings.CutPrefix(topic, roomTopicPrefix); !ok {
+		return "", false
+	}
+	return key, true
+}
 
 // UserOf returns the user id of a user topic.
 func UserOf(topic string) (userID string, ok bool) { return strings.CutPrefix(topic, userTopicPrefix) }

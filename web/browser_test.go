@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"switchboard/api"
+	"switchboard/api/apitest"
 )
 
-// The browser scenarios of issue 6. Each starts a server and a headless Chromium, signs in two
+// The app in the browser. Each starts a server and a headless Chromium, signs in two
 // users in separate browser contexts (Alice on a phone-sized viewport, Bob on a desktop one)
 // and waits on what the pages show. Scenario 2 (notifications, from the admin view) and the
 // announcement banner are in notify_test.go; editing, deleting and signing out in actions_test.go.
@@ -39,7 +41,7 @@ func TestFallbackToSSEWhenWebSocketIsRefused(t *testing.T) {
 func TestFallbackToLongPollBehindBufferingProxy(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	proxy := bufferingProxy(t, s.base())
+	proxy := apitest.BufferingProxy(t, s.base())
 	alice, bob := twoUsers(t, proxy, "?connect_timeout=1500")
 	converse(t, alice, bob, "poll")
 	shoot(t, "4-fallback-poll", alice, bob)
@@ -182,26 +184,55 @@ func shoot(t *testing.T, scenario string, pages ...*page) {
 	}
 }
 
-// A user removed by an administrator is not reconnected by the client; the page says so and
-// offers to reconnect by hand.
+// A user removed by an administrator is not reconnected by the client. The page says why, in
+// the server's words; the composer is disabled and who is online greyed out (it is not known
+// any more) until the user reconnects by hand. A kick that blocks the user for a while makes
+// that reconnection fail, and the page says that too.
 func TestKickedClientStaysDisconnected(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	alice := newPage(t, newBrowser(t), "Alice", 390, 844)
 	alice.signIn(s.base()+"/", "Alice")
+	alice.do("showing who is online", chromedp.Evaluate[chromedp.Void](`document.querySelector('#online-panel').open = true`))
+	alice.until("Alice is online, live", `document.querySelector('#online-list [data-user=alice] .status-dot') !== null &&
+		document.querySelector('#online-panel').dataset.stale === 'false'`)
+	live := eval[string](alice, `getComputedStyle(document.querySelector('#online-list [data-user=alice] .status-dot')).backgroundColor`)
 
 	if n := s.hub.Kick("alice", "testing kicks"); n != 1 {
 		t.Fatalf("kicked %d connections, want 1", n)
 	}
-	alice.until("the page shows the kick", `document.querySelector('#conn').dataset.state === 'closed' &&
+	alice.until("the page shows the kick and its reason", `document.querySelector('#conn').dataset.state === 'closed' &&
 		document.querySelector('#conn-text').textContent === 'Disconnected by an administrator' &&
-		switchboard.state === 'closed' && !document.querySelector('#conn-retry').hidden`)
+		document.querySelector('#conn-reason').textContent === 'An administrator disconnected you: “testing kicks”' &&
+		document.querySelector('#conn-banner').checkVisibility() && document.querySelector('#conn-retry').checkVisibility() &&
+		switchboard.state === 'closed'`)
+	alice.until("the composer is disabled and presence greyed", `document.querySelector('#message-input').disabled &&
+		document.querySelector('#send').disabled && document.querySelector('#online-panel').dataset.stale === 'true'`)
+	if grey := eval[string](alice, `getComputedStyle(document.querySelector('#online-list [data-user=alice] .status-dot')).backgroundColor`); grey == live {
+		t.Fatalf("the status dot keeps its colour %s while disconnected", live)
+	}
 	if n := len(s.hub.UserConns("alice")); n != 0 {
 		t.Fatalf("alice has %d live connections after the kick, want 0", n)
 	}
+	fits(t, alice, "disconnected")
+	clickable(t, alice, "#conn-retry")
 	shoot(t, "kicked", alice)
+
 	alice.do("reconnecting by hand", chromedp.Click(chromedp.ID("conn-retry")))
-	alice.until("the page is live again", `document.querySelector('#conn').dataset.state === 'open'`)
+	alice.until("the page is live again, and usable", `document.querySelector('#conn').dataset.state === 'open' &&
+		!document.querySelector('#conn-banner').checkVisibility() && !document.querySelector('#message-input').disabled &&
+		!document.querySelector('#send').disabled && document.querySelector('#online-panel').dataset.stale === 'false'`)
+	alice.say("Back after the kick")
+	alice.until("a message gets through", delivered("Back after the kick"))
+
+	// An administrator's kick keeps the user out for a while: Reconnect is refused, and says so.
+	s.call(s.adminToken("Ops"), "DELETE", "/api/admin/users/alice/connections", map[string]any{"reason": "Cooling off", "block_seconds": 60}, http.StatusOK)
+	alice.until("the page shows the reason", `document.querySelector('#conn-reason').textContent === 'An administrator disconnected you: “Cooling off”'`)
+	alice.do("trying to reconnect", chromedp.Click(chromedp.ID("conn-retry")))
+	alice.until("the page says the server refused", `document.querySelector('#conn').dataset.state === 'closed' &&
+		document.querySelector('#conn-reason').textContent.startsWith('The server refused the connection: an administrator removed you') &&
+		document.querySelector('#message-input').disabled && document.querySelector('#conn-retry').checkVisibility()`)
+	shoot(t, "kicked-refused", alice)
 }
 
 // When the token expires the server ends the stream; the page asks for a new token, and with

@@ -2,13 +2,11 @@ package web_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"switchboard/api"
+	"switchboard/api/auth"
 	"switchboard/db"
 	"switchboard/db/dbtest"
 	"switchboard/realtime"
@@ -41,15 +40,16 @@ type server struct {
 	// onRequest, if set, sees each request before it is served (and may hold it); set it
 	// while the server is stopped.
 	onRequest func(*http.Request)
+	// tls, when set, makes the server speak HTTPS (HTTP/2 and HTTP/1.1 by ALPN).
+	tls api.TLSFiles
 
 	mu   sync.Mutex
 	hits map[string]int // requests by path since the server last started
 
+	run   *api.Running // started the way the binary starts it
 	store *db.DB
 	hub   *realtime.Hub
 	api   *api.Server
-	http  *http.Server
-	done  chan struct{}
 }
 
 // startServer starts a server on a fresh SQLite database; adjust changes its API config.
@@ -63,7 +63,7 @@ func startServer(t *testing.T, adjust func(*api.Config)) *server {
 // newServer is startServer without the start, for tests that set more before it.
 func newServer(t *testing.T, adjust func(*api.Config)) *server {
 	t.Helper()
-	cfg := api.Config{Auth: api.AuthConfig{Secret: testSecret, Demo: true}, PollTimeout: 10 * time.Second, Web: web.FS()}
+	cfg := api.Config{Auth: auth.Config{Secret: testSecret, Demo: true}, PollTimeout: 10 * time.Second, Web: web.FS()}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -73,73 +73,71 @@ func newServer(t *testing.T, adjust func(*api.Config)) *server {
 }
 
 // base is the server's URL.
-func (s *server) base() string { return "http://" + s.addr }
+func (s *server) base() string {
+	if s.tls.CertFile != "" {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
+}
 
 // start opens the database and serves on s.addr.
 func (s *server) start() {
 	t := s.t
 	t.Helper()
+	setup := api.Setup{Addr: s.addr, DB: s.dbCfg, Cluster: "off", API: s.cfg, TLS: s.tls, Middleware: s.count}
+	if s.hcfg != nil {
+		s.hcfg(&setup.Hub)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	store, err := db.Open(ctx, s.dbCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hcfg := realtime.Config{Store: store, Epoch: store.Epoch()}
-	if s.hcfg != nil {
-		s.hcfg(&hcfg)
-	}
-	cfg := s.cfg
-	cfg.Metrics = api.Wire(store, &hcfg)
-	hub, err := realtime.New(hcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(cfg, hub, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().String()
-	s.store, s.hub, s.api, s.done = store, hub, a, make(chan struct{})
 	s.mu.Lock()
 	s.hits = map[string]int{}
 	s.mu.Unlock()
-	h, onRequest := a.Handler(), s.onRequest
-	s.http = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r, err := api.Start(ctx, setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run, s.addr, s.store, s.hub, s.api = r, r.Addr, r.DB, r.Hub, r.API
+}
+
+// count counts each request by hitKey and lets onRequest see it before it is served.
+func (s *server) count(h http.Handler) http.Handler {
+	onRequest := s.onRequest
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		s.hits[r.URL.Path]++
+		s.hits[hitKey(r)]++
 		s.mu.Unlock()
 		if onRequest != nil {
 			onRequest(r)
 		}
 		h.ServeHTTP(w, r)
-	}), ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		defer close(s.done)
-		s.http.Serve(ln)
-	}()
+	})
 }
 
-// stop ends every stream, as a deploy would, then closes the listener and the database.
+// stop ends every stream, as a deploy would, then the requests, the listener and the database.
 func (s *server) stop() {
-	if s.http == nil {
+	if s.run == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.api.Shutdown(ctx, 0)
-	s.http.Close()
-	<-s.done
-	s.hub.Close()
-	s.store.Close()
-	s.http = nil
+	s.run.Shutdown(ctx)
+	s.run = nil
 }
 
-// requests returns how many requests for path the server has had since it last started.
+// hitKey is what a request counts as: its path, or "check " and its path for a client's status
+// check of a stream (a plain GET of /ws, a fetch of /events) rather than the stream itself.
+func hitKey(r *http.Request) string {
+	switch {
+	case r.URL.Path == "/ws" && r.Header.Get("Upgrade") == "",
+		r.URL.Path == "/events" && r.Header.Get("Accept") != "text/event-stream":
+		return "check " + r.URL.Path
+	}
+	return r.URL.Path
+}
+
+// requests returns how many requests for path (or "check " and a stream's path) the server has
+// had since it last started.
 func (s *server) requests(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,9 +148,9 @@ func (s *server) requests(path string) int {
 // signed with the server's current secret.
 func (s *server) token(name string, ttl time.Duration) string {
 	s.t.Helper()
-	c := api.Claims{Name: name}
+	c := auth.Claims{Name: name}
 	c.Subject = strings.ToLower(name)
-	tok, _, err := api.IssueToken(s.cfg.Auth.Secret, c, ttl)
+	tok, _, err := auth.IssueToken(s.cfg.Auth.Secret, c, ttl)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -162,14 +160,22 @@ func (s *server) token(name string, ttl time.Duration) string {
 // adminToken returns a token for an administrator with every administrative permission.
 func (s *server) adminToken(name string) string {
 	s.t.Helper()
-	c := api.Claims{Name: name, Roles: []string{"admin"},
+	c := auth.Claims{Name: name, Roles: []string{"admin"},
 		Permissions: []string{api.PermAdminConnections, api.PermSendNotifications, api.PermSendAnnouncements}}
 	c.Subject = strings.ToLower(name)
-	tok, _, err := api.IssueToken(s.cfg.Auth.Secret, c, time.Hour)
+	tok, _, err := auth.IssueToken(s.cfg.Auth.Secret, c, time.Hour)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return tok
+}
+
+// client is an HTTP client for the server: one that takes its self-signed certificate.
+func (s *server) client() *http.Client {
+	if s.tls.CertFile == "" {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 }
 
 // call sends a JSON request with a token and fails the test unless it answers want.
@@ -179,7 +185,7 @@ func (s *server) call(token, method, path string, body any, want int) {
 	req, _ := http.NewRequest(method, s.base()+path, strings.NewReader(string(b)))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := s.client().Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -196,46 +202,6 @@ func (s *server) post(user, room, content string) {
 	s.call(s.token(user, time.Hour), "POST", "/api/rooms/"+room+"/messages", map[string]string{"content": content}, http.StatusCreated)
 }
 
-// bufferingProxy stands in front of backend like a proxy that refuses WebSocket upgrades and
-// holds every response until it ends: an event stream never gets through, long-polls do.
-func bufferingProxy(t *testing.T, backend string) string {
-	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			http.Error(w, "WebSocket upgrades are not allowed here", http.StatusForbidden)
-			return
-		}
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, backend+r.URL.RequestURI(), r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		req.Header = r.Header.Clone()
-		req.ContentLength = r.ContentLength
-		res, err := client.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body) // the whole response, however long it takes
-		if err != nil {
-			return
-		}
-		for k, v := range res.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(res.StatusCode)
-		w.Write(body)
-	}))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-	})
-	return srv.URL
-}
-
 // browser is the headless Chromium the tests share, started by the first test that needs it
 // with a fresh profile and closed by TestMain. Each page gets a browser context of its own:
 // its own cookies, storage and cache.
@@ -249,6 +215,7 @@ var browser struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	dbtest.ReportSkips("switchboard/web")
 	if browser.cancel != nil {
 		browser.cancel()
 		os.RemoveAll(browser.dir)
@@ -262,10 +229,7 @@ func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	browser.once.Do(startBrowser)
 	if browser.err != nil {
-		if os.Getenv("CI") != "true" {
-			t.Skipf("no browser (apt-get install chromium): %v", browser.err)
-		}
-		t.Fatal(browser.err)
+		dbtest.Skip(t, "Chromium", fmt.Sprintf("%v (apt-get install chromium)", browser.err))
 	}
 	return browser.ctx
 }
@@ -285,6 +249,7 @@ func startBrowser() {
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("ignore-certificate-errors", true), // the HTTPS tests' self-signed certificates
 		chromedp.UserDataDir(browser.dir),
 		chromedp.WindowSize(1024, 768),
 	)
@@ -298,21 +263,60 @@ func startBrowser() {
 
 const chromiumPath = "/usr/bin/chromium"
 
-// page is one user's tab, in a browser context of its own (its own cookies and storage).
+// page is one tab: one user's, in a browser context of its own (its own cookies and storage),
+// or one of the tabs of a profile.
 type page struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	t     *testing.T
+	name  string
+	ctx   context.Context
+	close context.CancelFunc // closes the tab, as its user would
 
 	mu      sync.Mutex
 	console []string
 }
 
-// newPage opens a tab of width×height CSS pixels; its console is printed if the test fails.
+// newPage opens a tab of width×height CSS pixels in a browser context of its own; its console
+// is printed if the test fails.
 func newPage(t *testing.T, browser context.Context, name string, width, height int64) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	p := &page{t: t, name: name, ctx: ctx}
+	return openTab(t, browser, name, width, height, chromedp.WithNewBrowserContext())
+}
+
+// profile is one browser context, as a user's browser profile: its tabs share storage, Web
+// Locks and BroadcastChannels. Its tabs are opened with tab, and can be closed one by one.
+type profile struct {
+	t      *testing.T
+	anchor context.Context // an empty tab the others descend from: closing one closes no other
+}
+
+func newProfile(t *testing.T) *profile {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(newBrowser(t), chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a profile: %v", err)
+	}
+	return &profile{t: t, anchor: ctx}
+}
+
+// tab opens a tab in the profile.
+func (pr *profile) tab(name string) *page {
+	pr.t.Helper()
+	return openTab(pr.t, pr.anchor, name, 1024, 768)
+}
+
+// signedOutTab opens a tab in the profile on the app at base, signed out: nothing connects.
+func (pr *profile) signedOutTab(name, base string) *page {
+	pr.t.Helper()
+	p := pr.tab(name)
+	p.do("opening the app, signed out", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("demo-name")))
+	return p
+}
+
+func openTab(t *testing.T, parent context.Context, name string, width, height int64, opts ...chromedp.ContextOption) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
+	p := &page{t: t, name: name, ctx: ctx, close: cancel}
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
 		t.Fatalf("opening %s's tab: %v", name, err)
@@ -359,6 +363,23 @@ func (p *page) until(what, expr string) {
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(wait)))
 	if err != nil {
 		p.t.Fatalf("%s: waiting until %s: %v\n\texpression: %s\n\tpage state: %s", p.name, what, err, expr, p.state())
+	}
+}
+
+// withTimeout returns the page's context, ending after d: for waits longer than the usual bound.
+func withTimeout(p *page, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(p.ctx, d)
+}
+
+// waitFor polls cond until it holds; for state on the Go side that no event announces.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %s", what, wait)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -28,6 +28,7 @@ func TestAdminSendsANotification(t *testing.T) {
 	alice.until("no notification is unread", `document.querySelector('#bell-badge').hidden`)
 	shoot(t, "2-admin-view", admin)
 
+	admin.adminTab("send")
 	admin.do("sending a notification with a link the server refuses",
 		chromedp.SetValue(chromedp.ID("notify-user"), "alice"),
 		chromedp.SetValue(chromedp.ID("notify-title-input"), "Deploy finished"),
@@ -91,6 +92,7 @@ func TestAdminAnnouncesAndKicks(t *testing.T) {
 	bob.signIn(s.base()+"/", "Bob")
 	admin.signInAdmin(s.base()+"/", "Ops")
 
+	admin.adminTab("send")
 	admin.do("broadcasting without a message",
 		chromedp.SetValue(chromedp.ID("announce-title-input"), "Maintenance tonight"),
 		chromedp.SetValue(chromedp.ID("announce-type"), "maintenance"),
@@ -134,6 +136,7 @@ func TestAdminAnnouncesAndKicks(t *testing.T) {
 		banner("Short notice")+` && document.querySelectorAll('#announcement-list .announcement').length === 1`)
 	bob.until("it goes when it ends", `document.querySelector('#announcement-banner').hidden`)
 
+	admin.adminTab("overview")
 	admin.do("disconnecting Carol from the connections table",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#admin-view').scrollTop = 0`),
 		chromedp.WaitVisible(chromedp.CSS(`#admin-connections tr[data-user=carol] button`)),

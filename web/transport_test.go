@@ -1,13 +1,8 @@
 package web_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,8 +17,9 @@ import (
 
 // A token the server refuses at the handshake although it has not expired (here the server
 // restarts with a new signing key) is not taken for a blocked transport: with WebSocket and
-// SSE only, the client asks once for a new token and stops, without falling back to SSE or
-// remembering a transport. With the new token it reconnects over WebSocket from its cursor.
+// SSE only, the client learns the 401 with a plain GET of /ws, asks once for a new token and
+// stops, without falling back to SSE or remembering a transport. With the new token it
+// reconnects over WebSocket from its cursor.
 func TestRefusedTokenAsksForANewOne(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
@@ -36,8 +32,13 @@ func TestRefusedTokenAsksForANewOne(t *testing.T) {
 	s.stop()
 	s.cfg.Auth.Secret = []byte("a-rotated-secret-a-rotated-secret-!!")
 	s.start()
-	alice.until("the page asks for a new token, once", `authRequired === 1 && switchboard.state === 'closed' &&
+	alice.until("the page asks for a new token", `authRequired > 0 && switchboard.state === 'closed' &&
 		!document.querySelector('#signin').hidden && document.querySelector('#signin-note').textContent.startsWith('Your session has ended')`)
+	// A REST call refused with the same token does not ask again.
+	status := eval[int](alice, `switchboard.request('GET', '/api/me').then(() => 200, (e) => e.status)`, chromedp.EvalAwaitPromise)
+	if n := eval[int](alice, `authRequired`); n != 1 || status != 401 {
+		t.Fatalf("after the stream and a REST call were refused: auth_required emitted %d times (want 1), REST status %d", n, status)
+	}
 	s.post("Bob", "general", "Posted while Alice was signed out")
 
 	alice.do("signing in again",
@@ -51,14 +52,13 @@ func TestRefusedTokenAsksForANewOne(t *testing.T) {
 	if n := eval[int](alice, `authRequired`); n != 1 {
 		t.Errorf("auth_required emitted %d times, want 1", n)
 	}
-	// Since the restart: the one with the new token, and the refused one unless the attempt
-	// the client checked with /api/me was made while the server was still down (a page cannot
-	// tell the two apart at a WebSocket handshake); never SSE.
-	if ws, sse := s.requests("/ws"), s.requests("/events"); ws < 1 || ws > 2 || sse != 0 {
-		t.Errorf("%d WebSocket and %d SSE handshakes since the key changed, want 1 or 2 and 0", ws, sse)
+	// Since the restart: the refused handshake, whose status a plain GET of /ws told, and the
+	// one with the new token; never SSE.
+	if ws, check, sse := s.requests("/ws"), s.requests("check /ws"), s.requests("/events"); ws != 2 || check != 1 || sse != 0 {
+		t.Errorf("%d WebSocket handshakes, %d status checks and %d SSE handshakes since the key changed, want 2, 1 and 0", ws, check, sse)
 	}
-	if got := eval[string](alice, `JSON.parse(localStorage.getItem('switchboard.transport')).t`); got != "ws" {
-		t.Errorf("remembered transport %q, want ws", got)
+	if v := eval[bool](alice, `localStorage.getItem('switchboard.transport') === null`); !v {
+		t.Errorf("a fallback was remembered for a refused token")
 	}
 	shoot(t, "token-refused", alice)
 }
@@ -133,14 +133,14 @@ func TestCursorKeptAcrossTransportSwitch(t *testing.T) {
 
 // A WebSocket that died silently (a mobile network dropped it in the background; neither end
 // noticed) is replaced at once when the network comes back (online) or the page is shown
-// (visibilitychange), not at the next heartbeat, here minutes away. What was posted meanwhile
-// arrives.
+// (visibilitychange: a ping goes unanswered), not at the next heartbeat, here minutes away.
+// What was posted meanwhile arrives.
 func TestWakeReplacesASilentlyDeadConnection(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
-	s.hcfg = func(c *realtime.Config) { c.Heartbeat = 5 * time.Minute } // the client's own pings stay quiet
+	s.hcfg = func(c *realtime.Config) { c.Heartbeat = 5 * time.Minute } // the watchdog stays quiet
 	s.start()
-	proxy := stallingProxy(t, s.addr)
+	proxy := newFaultProxy(t, s)
 	alice := newPage(t, newBrowser(t), "Alice", 390, 844)
 	alice.signIn(proxy.url+"/?connect_timeout=2000", "Alice")
 	alice.until("the page uses WebSocket and is shown", `switchboard.transport === 'ws' && document.visibilityState === 'visible'`)
@@ -150,8 +150,8 @@ func TestWakeReplacesASilentlyDeadConnection(t *testing.T) {
 		{"visibilitychange", `document.dispatchEvent(new Event('visibilitychange'))`},
 	} {
 		id := eval[string](alice, `switchboard.connectionId`)
-		if n := proxy.stall(); n != 1 {
-			t.Fatalf("stalled %d WebSocket connections, want 1", n)
+		if n := proxy.blackhole("/ws"); n != 1 {
+			t.Fatalf("black-holed %d WebSocket connections, want 1", n)
 		}
 		text := "Posted while the connection was dead (" + wake.event + ")"
 		s.post("Bob", "general", text)
@@ -161,118 +161,4 @@ func TestWakeReplacesASilentlyDeadConnection(t *testing.T) {
 	}
 	alice.say("Still here")
 	alice.until("the page is live", delivered("Still here"))
-}
-
-// stallProxy forwards TCP connections to a backend. stall silences the WebSocket connections
-// open at that moment, both ways, without closing them: neither end notices. Later
-// connections pass.
-type stallProxy struct {
-	url  string
-	done chan struct{}
-
-	mu    sync.Mutex
-	conns []net.Conn  // every connection, closed at the end
-	ws    []*wsStream // the WebSocket connections
-}
-
-type wsStream struct{ stalled, ended atomic.Bool }
-
-func stallingProxy(t *testing.T, backend string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{url: "http://" + ln.Addr().String(), done: make(chan struct{})}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.serve(c, backend)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		close(p.done)
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	return p
-}
-
-func (p *stallProxy) serve(c net.Conn, backend string) {
-	b, err := net.Dial("tcp", backend)
-	if err != nil {
-		c.Close()
-		return
-	}
-	var ws wsStream
-	p.mu.Lock()
-	p.conns = append(p.conns, c, b)
-	p.mu.Unlock()
-	select {
-	case <-p.done: // closed meanwhile
-		c.Close()
-		b.Close()
-		return
-	default:
-	}
-	in := bufio.NewReader(c)
-	if head, _ := in.Peek(len("GET /ws?")); string(head) == "GET /ws?" {
-		p.mu.Lock()
-		p.ws = append(p.ws, &ws)
-		p.mu.Unlock()
-	}
-	go p.pipe(b, in, &ws.stalled, c, b)
-	p.pipe(c, b, &ws.stalled, c, b)
-	ws.ended.Store(true)
-}
-
-// pipe copies src to dst until either fails, then closes both; once stalled, it drops what it
-// reads and waits for the end of the test.
-func (p *stallProxy) pipe(dst io.Writer, src io.Reader, stalled *atomic.Bool, c, b net.Conn) {
-	defer c.Close()
-	defer b.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if stalled.Load() {
-			<-p.done
-			return
-		}
-		if n > 0 {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// stall silences every live WebSocket connection not yet stalled and returns how many.
-func (p *stallProxy) stall() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, ws := range p.ws {
-		if !ws.ended.Load() && ws.stalled.CompareAndSwap(false, true) {
-			n++
-		}
-	}
-	return n
 }

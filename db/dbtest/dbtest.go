@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,9 @@ import (
 
 // DefaultPostgresURL is the test database on the development and CI machines.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// TestTimeout is how long a test database call may wait for PostgreSQL (db.Config.Timeout).
+const TestTimeout = 30 * time.Second
 
 // Kinds are the database engines every storage test runs against.
 var Kinds = []db.Kind{db.SQLite, db.Postgres}
@@ -57,7 +61,10 @@ func Open(t testing.TB, kind db.Kind) *db.DB {
 // Opening it several times (a restarted server, a second node) reaches the same database.
 func Config(t testing.TB, kind db.Kind) db.Config {
 	t.Helper()
-	cfg := db.Config{NodeID: "test", PostgresSchema: Schema(t)}
+	// The test machines are shared and often busy: a PostgreSQL call that takes longer than the
+	// production default (5 s) there is slowness, not a frozen database. Tests of a frozen
+	// database set their own.
+	cfg := db.Config{NodeID: "test", PostgresSchema: Schema(t), Timeout: TestTimeout}
 	switch kind {
 	case db.SQLite:
 		cfg.Path = filepath.Join(t.TempDir(), "switchboard.db")
@@ -84,10 +91,7 @@ func FreshPostgres(t testing.TB) string {
 		cancel()
 	}
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s is required in CI: %v", base, err)
-		}
-		t.Skipf("PostgreSQL at %s unreachable, skipping (set CI=true to fail instead): %v", base, err)
+		Skip(t, "PostgreSQL", fmt.Sprintf("%s unreachable (%v)", base, err))
 	}
 	var b [6]byte
 	rand.Read(b[:])

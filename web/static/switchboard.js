@@ -1,453 +1,451 @@
-// switchboard.js: the browser client of Switchboard. An ES module with no dependencies and no
-// build step. One live connection per page carries every room over WebSocket, Server-Sent
-// Events or long-poll, whichever gets through; REST helpers carry the actions.
+// switchboard.js: the browser client of Switchboard. ES modules with no dependencies and no
+// build step (this one, and switchboard/*.js beside it; types: switchboard.d.ts). One live
+// connection per browser — not per tab — carries every room over WebSocket, Server-Sent Events
+// or long-poll, whichever gets through; REST helpers carry the actions.
 //
 //   import { connect } from '/switchboard.js'
-//   const sb = connect({ token, rooms: ['general'] })
+//   const sb = connect({ token, getToken: fetchNewToken, rooms: ['general'] })
 //   sb.on('chat_message', (ev) => console.log(ev.data.content))
+//   sb.on('error', (e) => console.warn(e.status, e.code, e.message))
+//   await sb.ready()
 //   await sb.send('general', 'hello')
+//
+// Client is what a tab sees: its rooms, its handlers, the state of the connection. The
+// connection itself (switchboard/connection.js) is held by one tab of the browser for every
+// tab of the same user and server (switchboard/tabs.js): the leader, whose subscriptions are
+// the union of what the tabs want, and which passes each event to the others. A tab alone, a
+// browser without Web Locks or BroadcastChannel, or shareTabs: false, holds its own.
 
-// Server event types. SSE needs a listener per type; on(type) adds any other.
-const TYPES = ('connected room_joined room_left chat_message user_typing_start user_typing_stop notification ' +
-  'room_notification system_announcement data_update user_presence user_joined user_left room_info room_created ' +
-  'room_updated member_joined member_left chat_message_updated chat_message_deleted read_receipt notification_read ' +
-  'reset fault kicked token_expired pong').split(' ')
+import { Api } from './switchboard/api.js'
+import { Connection } from './switchboard/connection.js'
+import { TabGroup, sharable } from './switchboard/tabs.js'
+import { claims, fullJitter, uid } from './switchboard/util.js'
 
-// The client's own events; EventSource must not listen for these (it fires its own "open").
-const LOCAL = ['*', 'state', 'connecting', 'open', 'reconnecting', 'closed', 'auth_required']
+export { uid }
 
-const STORE_KEY = 'switchboard.transport'
-const REMEMBER_MS = 864e5 // a transport that worked is tried first for a day
+// The client's own events; EventSource must not listen for these ("error" and "open" are its own).
+const LOCAL = ['*', 'state', 'connecting', 'open', 'reconnecting', 'closed', 'auth_required', 'error']
 
-/** uid returns a random id, for client_id. crypto.randomUUID needs a secure context; this does not. */
-export function uid () {
-  const b = crypto.getRandomValues(new Uint8Array(16))
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
-}
+// USER_WIDE are events that name a room but concern the user, not the room's subscribers:
+// every tab shows them.
+const USER_WIDE = ['room_created']
 
-function recall () {
-  try {
-    const v = JSON.parse(localStorage.getItem(STORE_KEY))
-    return v && Date.now() - v.at < REMEMBER_MS ? v.t : null
-  } catch { return null } // storage can be missing or refuse access (private mode, webviews)
-}
-
-function remember (t) {
-  try { localStorage.setItem(STORE_KEY, JSON.stringify({ t, at: Date.now() })) } catch {}
-}
-
-// tokenExpired reads a JWT's exp without verifying it: an expired token is not worth a request.
-function tokenExpired (token) {
-  try {
-    const p = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
-    return typeof p.exp === 'number' && p.exp * 1000 < Date.now()
-  } catch { return false }
-}
+// RECENT is how many durable events a tab remembers, to show none twice when a new leader
+// resumes from a cursor some tabs had passed.
+const RECENT = 512
 
 /**
- * connect opens a live connection and returns the client.
- * Options: url (default: this page's origin), token, rooms, transports (default ['ws','sse','poll']),
- * connectTimeout (ms to get `connected`, default 5000), backoff {base, max} (ms).
+ * connect opens a live connection and returns the client. Options: url (default: this page's
+ * origin), token, getToken (async () => token: called before the token expires and when it is
+ * refused), rooms, transports (default ['ws','sse','poll']), connectTimeout (ms to get
+ * `connected`, default 5000), backoff {base, max} (ms, default 1000 and 30000), autoConnect,
+ * shareTabs (default true: one connection for every tab of this user and server).
  */
 export function connect (opts = {}) {
   return new Client(opts)
 }
 
 export class Client {
-  constructor ({ url = location.origin, token = '', rooms = [], transports = ['ws', 'sse', 'poll'],
-    connectTimeout = 5000, backoff = {}, autoConnect = true } = {}) {
-    this.url = url.replace(/\/$/, '')
-    this.token = token
-    this.rooms = new Set(rooms) // named on the first connection, then held by the cursor
-    this._later = new Set() // joined while there was no connection
-    this._left = new Set() // left while there was no connection: the cursor may bring them back
+  constructor ({ url = location.origin, token = '', getToken = null, rooms = [], transports = ['ws', 'sse', 'poll'],
+    connectTimeout = 5000, backoff = {}, autoConnect = true, shareTabs = true } = {}) {
+    this.api = new Api(url.replace(/\/$/, ''), token, getToken)
+    this.api.onRenewed = () => this._role === 'follower' ? this._group.post({ k: 'token', token: this.api.token }) : this._conn?.tokenChanged()
+    this.api.onRefused = (e) => this._emit('auth_required', e)
+    this.rooms = new Set(rooms) // this tab's rooms: it shows their events
     this.transports = transports
-    this.connectTimeout = connectTimeout
-    this.backoff = { base: 500, max: 30000, ...backoff }
-    this.cursor = ''
-    this.connectionId = ''
-    this.transport = ''
+    this.shareTabs = shareTabs
+    this.tab = uid()
     this.state = 'idle'
+    this.transport = ''
+    this.connectionId = ''
+    this._opts = { transports, connectTimeout, backoff }
+    this._role = '' // solo (a connection of its own), leader or follower; '' while closed
+    this._conn = null // solo and leader: the connection
+    this._group = null // leader and follower: the tabs sharing it
+    this._tabs = new Map() // every tab of the group → its rooms (this tab's is this.rooms)
+    this._asks = new Map() // follower: joins waiting for the leader's answer, by id
+    this._early = [] // joins made before open(): [room, resolve, reject]
     this._handlers = new Map()
-    this._gen = 0 // bumped on every attempt; late callbacks of older attempts are ignored
-    this._fails = 0
-    this._pollId = '' // the long-poll connection id survives its resumes
-    this._first()
-    this._wake = this._wake.bind(this)
-    this._leave = this._leave.bind(this)
-    this._hiddenAt = 0
-    this._listen(true)
-    if (autoConnect) this._attempt()
+    this._readies = [] // ready() callers waiting for the first open
+    this._recent = new Set() // fingerprints of the durable events shown last
+    this._cursor = '' // the resume point, while this tab holds no connection
+    this._everUp = false
+    this._page = this._page.bind(this)
+    if (autoConnect) this.open()
   }
 
-  // _listen adds (or removes) the page's events the connection follows: the network coming
-  // back, the page shown again or hidden, the page going away.
-  _listen (on) {
-    const f = on ? 'addEventListener' : 'removeEventListener' // adding twice adds once
-    window[f]('online', this._wake)
-    window[f]('pageshow', this._wake)
-    window[f]('pagehide', this._leave)
-    document[f]('visibilitychange', this._wake)
-  }
+  get url () { return this.api.url }
+  get token () { return this.api.token }
+  set token (token) { this.api.token = token }
+  get getToken () { return this.api.getToken }
+  set getToken (fn) { this.api.getToken = fn }
+  get cursor () { return this._conn ? this._conn.cursor : this._cursor }
+  set cursor (c) { this._cursor = c; if (this._conn) this._conn.cursor = c }
 
-  /** on subscribes fn to an event type ('*' for all) and returns the function that unsubscribes it. */
+  /** on subscribes fn to an event type ('*' for all but heartbeats) and returns the function that unsubscribes it. */
   on (type, fn) {
     if (!this._handlers.has(type)) {
       this._handlers.set(type, new Set())
-      if (this._es && !TYPES.includes(type) && !LOCAL.includes(type)) this._es.addEventListener(type, this._esHandler)
+      if (!LOCAL.includes(type)) {
+        this._conn?.listen(type)
+        if (this._role === 'follower') this._group.post({ k: 'listen', type })
+      }
     }
     this._handlers.get(type).add(fn)
     return () => this._handlers.get(type)?.delete(fn)
   }
 
   _emit (type, ev) {
-    for (const key of [type, '*']) {
+    if (type === 'auth_required') {
+      // Once per refused token: the stream and a REST call refused together ask the app once.
+      if (this._refused === this.api.token) return
+      this._refused = this.api.token
+    }
+    for (const key of type === 'heartbeat' ? [type] : [type, '*']) {
       for (const fn of this._handlers.get(key) || []) {
         try { fn(ev) } catch (e) { console.error('switchboard: handler of', type, e) }
       }
     }
   }
 
-  _setState (state, extra = {}) {
-    this.state = state
-    const ev = { state, transport: this.transport, ...extra }
-    this._emit(state, ev)
+  // _setState shows a state of the connection in this tab.
+  _setState (ev) {
+    this.state = ev.state
+    this.transport = ev.transport ?? this.transport
+    if (ev.connectionId) this.connectionId = ev.connectionId
+    if (ev.state === 'open') {
+      this._everUp = true
+      for (const r of this._readies.splice(0)) r.resolve()
+    }
+    if (ev.state === 'closed') {
+      this._closedWith = Object.assign(new Error(ev.message || 'closed: ' + ev.reason), ev)
+      for (const r of this._readies.splice(0)) r.reject(this._closedWith)
+    }
+    this._emit(ev.state, ev)
     this._emit('state', ev)
   }
 
-  // _first goes back to the first transport: the one that worked last, then the others in order.
-  _first () {
-    const last = recall()
-    this._order = last && this.transports.includes(last) ? [last, ...this.transports.filter((t) => t !== last)] : this.transports
-    this._i = 0
-  }
-
-  // _attempt tries the current transport. It succeeds when `connected` arrives in time.
-  _attempt () {
-    clearTimeout(this._timer)
-    this._waiting = false
-    this._teardown()
-    if (this.state === 'closed') return
-    if (tokenExpired(this.token)) return this._stop('auth', { code: 'token_expired' })
-    const gen = ++this._gen
-    const t = this.transport = this._order[this._i]
-    if (t !== 'poll') this._abandon() // switching away from long-poll
-    this._setState(this._everUp ? 'reconnecting' : 'connecting')
-    this._timer = setTimeout(() => this._fail(gen, 'timeout'), this.connectTimeout)
-    try { this['_' + t](gen) } catch (e) { this._fail(gen, e.message) }
-  }
-
-  // _query names the rooms only on a first connection: a cursor restores every subscription
-  // it holds, and quietly drops rooms no longer readable, where a named one fails the request.
-  _query (extra) {
-    const q = new URLSearchParams({ access_token: this.token, ...extra })
-    if (!this.cursor && this.rooms.size) q.set('rooms', [...this.rooms].join(','))
-    return q
-  }
-
-  _ws (gen) {
-    const q = this._query(this.cursor ? { last_event_id: this.cursor } : {})
-    const ws = this._socket = new WebSocket(this.url.replace(/^http/, 'ws') + '/ws?' + q)
-    ws.onmessage = (m) => gen === this._gen && this._receive(gen, JSON.parse(m.data))
-    ws.onclose = (e) => {
-      if (gen !== this._gen) return
-      if (e.code === 4000) return this._stop('kicked', { message: e.reason })
-      if (e.code === 4001) return this._expired(gen)
-      this._fail(gen, 'ws closed ' + e.code)
+  // _deliver shows an event in this tab unless it belongs to a room of another tab; a durable
+  // event already shown (a new leader resumed from before it) is not shown again.
+  _deliver (type, ev) {
+    if (ev?.id) {
+      this._cursor = ev.id
+      const key = ev.type + '|' + ev.room + '|' + ev.ts + '|' + JSON.stringify(ev.data)
+      if (this._recent.has(key)) return
+      this._recent.add(key)
+      if (this._recent.size > RECENT) this._recent.delete(this._recent.values().next().value)
     }
-  }
-
-  _sse (gen) {
-    const q = this._query(this.cursor ? { last_event_id: this.cursor } : {})
-    const es = this._es = new EventSource(this.url + '/events?' + q)
-    this._esHandler = (m) => gen === this._gen && m.data && this._receive(gen, JSON.parse(m.data))
-    for (const t of new Set([...TYPES, ...this._handlers.keys()])) if (!LOCAL.includes(t)) es.addEventListener(t, this._esHandler)
-    es.onmessage = this._esHandler
-    // EventSource would reconnect by itself, with the cursor it saw last and without our
-    // backoff or fallback: close it and reconnect here.
-    es.onerror = () => gen === this._gen && this._fail(gen, 'sse error')
-  }
-
-  async _poll (gen) {
-    const ctl = this._abort = new AbortController()
-    let quick = true // the first request of an attempt must answer at once
-    while (gen === this._gen) {
-      const q = this._query(this.cursor ? { cursor: this.cursor } : {})
-      if (this._pollId) q.set('connection_id', this._pollId)
-      if (quick && this._pollId) q.set('timeout', '0')
-      q.delete('access_token')
-      let res, body
-      try {
-        const kill = setTimeout(() => ctl.abort(), quick ? this.connectTimeout : 90000)
-        res = await fetch(this.url + '/poll?' + q, { headers: this._headers(), signal: ctl.signal, cache: 'no-store' })
-        body = await res.json()
-        clearTimeout(kill)
-      } catch {
-        return gen === this._gen && this._fail(gen, 'poll failed')
-      }
-      if (gen !== this._gen) return
-      if (res.status === 401) return this._stop('auth', body.error)
-      if (res.status === 400 && body.error?.code === 'invalid_cursor') {
-        this.cursor = '' // a cursor from another server: start afresh and reload
-        this._emit('reset', { type: 'reset', data: { reason: 'invalid_cursor' } })
-        continue
-      }
-      if (!res.ok) return this._fail(gen, 'poll status ' + res.status)
-      this._pollId = body.connection_id
-      for (const ev of body.events) {
-        this._receive(gen, ev)
-        if (gen !== this._gen) return
-      }
-      if (body.cursor) this.cursor = body.cursor
-      if (body.closed === 'kicked') return this._stop('kicked', {})
-      if (body.closed === 'token_expired') return this._expired(gen)
-      this.connectionId = body.connection_id
-      if (!this._up) this._opened()
-      quick = false // a closed connection resumes by cursor under the same id on the next request
+    const room = ev?.room
+    if (room && !USER_WIDE.includes(type) && !this.rooms.has(room)) return
+    // Removed, refused or gone: a refusal's room_left is followed by an error, which ends it.
+    if (room && ((type === 'room_left' && !ev.data?.status) || type === 'error')) {
+      this.rooms.delete(room)
+      this._announce()
     }
+    this._emit(type, ev)
   }
 
-  _receive (gen, ev) {
-    if (ev.id) this.cursor = ev.id
-    this._seen = Date.now()
-    switch (ev.type) {
-      case 'connected':
-        this.connectionId = ev.data.connection_id
-        this._heartbeat = ev.data.heartbeat_ms || 15000
-        // Rooms this client is in that the new connection lacks are joined before it opens.
-        for (const r of this.rooms) if (!ev.data.rooms.includes(r)) this._later.add(r)
-        if (!this._up) this._opened(ev.data.rooms)
-        break
-      case 'room_joined':
-        this.rooms.add(ev.room)
-        break
-      case 'room_left': // left, or removed by the server: not to be named again
-        this.rooms.delete(ev.room)
-        break
-      case 'kicked':
-        this._emit('kicked', ev)
-        return this._stop('kicked', { message: ev.data.reason })
-      case 'token_expired':
-        this._emit('token_expired', ev)
-        return this._expired(gen)
+  // _fromConn handles what this tab's connection reports: shown here, and passed to the other
+  // tabs when it leads.
+  _fromConn (type, ev) {
+    if (type === 'state') {
+      const share = { ...ev, connectionId: this._conn.connectionId }
+      this._setState(share)
+      if (this._role === 'leader') this._group.post({ k: 'state', ev: share })
+      return
     }
-    this._emit(ev.type, ev)
+    if (this._role === 'leader') this._group.post({ k: 'ev', type, ev })
+    this._deliver(type, ev)
   }
 
-  // _expired handles the end of a stream whose token expired: resume if a new token came
-  // meanwhile (setToken), else ask for one.
-  _expired (gen) {
-    if (tokenExpired(this.token)) this._stop('auth', { code: 'token_expired' })
-    else this._fail(gen, 'token_expired')
+  _startConn () {
+    const rooms = this._role === 'leader' ? this._union() : this.rooms
+    this._conn = new Connection(this.api, {
+      ...this._opts, rooms, cursor: this._cursor, everUp: this._everUp,
+      types: [...this._handlers.keys()].filter((t) => !LOCAL.includes(t))
+    }, (type, ev) => this._fromConn(type, ev))
+    for (const [room, resolve, reject] of this._early.splice(0)) this._conn.join(room).then(resolve, reject)
   }
 
-  // _opened makes a connection that got through open: first it joins the rooms joined while
-  // there was none and leaves those left meanwhile, so that an app reloading a room's history
-  // on open cannot miss a message between the history and the join. serverRooms are the
-  // connection's rooms when known (a long-poll resuming its connection does not say).
-  async _opened (serverRooms) {
-    clearTimeout(this._timer)
-    this._up = this._everUp = true
-    this._fails = 0
-    this._pingAt = 0
-    remember(this.transport)
-    const gen = this._gen
-    for (let pass = 0; pass < 3 && (this._later.size || this._left.size); pass++) { // joins made meanwhile, too
-      const later = [...this._later].filter((r) => !serverRooms?.includes(r))
-      const left = [...this._left].filter((r) => !serverRooms || serverRooms.includes(r))
-      this._later.clear()
-      this._left.clear()
-      await Promise.all([
-        ...later.map((r) => this._joinRoom(r).catch((e) => console.warn('switchboard: join', r, e.message))),
-        ...left.map((r) => this._leaveRoom(r).catch(() => {})) // not_subscribed: gone already
-      ])
-      if (gen !== this._gen) return
-    }
-    this._setState('open', { connectionId: this.connectionId })
-    if (this.transport === 'ws') this._pinger(this._gen)
-  }
-
-  // _pinger asks a WebSocket for a pong every heartbeat: a socket that has not answered the
-  // last ping a heartbeat later is dead even if the browser has not noticed. A timer that fires
-  // late (a throttled background tab) so judges by that answer, not by the time since the last
-  // frame.
-  _pinger (gen) {
-    this._timer = setTimeout(() => {
-      if (gen !== this._gen) return
-      if (this._pingAt && this._seen < this._pingAt) return this._fail(gen, 'no pong')
-      this._pingAt = Date.now()
-      try { this._socket.send('{"type":"ping"}') } catch {}
-      this._pinger(gen)
-    }, this._heartbeat)
-  }
-
-  // _fail handles the end of an attempt or of a live connection. A connection that worked is
-  // retried on the same transport. For one that never got through, a REST request with the
-  // token tells why, which a refused WebSocket or EventSource does not: 401, the token is
-  // refused, so ask for another; another answer, the transport is what is blocked, so fall
-  // back to the next one; none, the server is down, so retry.
-  async _fail (gen, why) {
-    if (gen !== this._gen || this.state === 'closed') return
-    const wasUp = this._up
-    clearTimeout(this._timer)
-    this._teardown()
-    gen = ++this._gen
-    this._setState(this._everUp ? 'reconnecting' : 'connecting', { why })
-    if (!wasUp) {
-      const { status, error } = await this._probe()
-      if (gen !== this._gen) return
-      if (status === 401) return this._stop('auth', error)
-      if (status && status < 500) {
-        if (++this._i < this._order.length) return this._attempt()
-        this._i = 0
-      }
-    }
-    const d = Math.min(this.backoff.max, this.backoff.base * 2 ** this._fails++)
-    this._waiting = true
-    this._timer = setTimeout(() => gen === this._gen && this._attempt(), d / 2 + Math.random() * d / 2)
-  }
-
-  // _probe asks GET /api/me, which reads no database: its status, 0 if there is no answer.
-  async _probe () {
-    try {
-      const res = await fetch(this.url + '/api/me', {
-        headers: this._headers(), cache: 'no-store', signal: AbortSignal.timeout(this.connectTimeout)
-      })
-      return { status: res.status, error: (await res.json().catch(() => ({}))).error }
-    } catch { return { status: 0 } }
-  }
-
-  _teardown () {
-    this._up = false
-    this._socket && (this._socket.onclose = this._socket.onmessage = null, this._socket.close())
-    this._es?.close()
-    this._abort?.abort()
-    this._socket = this._es = this._abort = null
-  }
-
-  _stop (reason, detail) {
-    this._stoppedFor = reason
-    this._waiting = false
-    clearTimeout(this._timer)
-    this._gen++
-    this._teardown()
-    if (reason === 'client') this._abandon()
-    this._setState('closed', { ...detail, reason })
-    if (reason === 'auth') this._emit('auth_required', detail || {})
-  }
-
-  // _wake reconnects at once when the page comes back (mobile webviews drop background
-  // connections silently) or the network returns.
-  _wake (e) {
-    if (e.type === 'visibilitychange' && document.hidden) { this._hiddenAt = Date.now(); return }
-    if (this.state === 'closed') return
-    const stale = e.type === 'online' || e.persisted || (this._hiddenAt && Date.now() - this._hiddenAt > 10000)
-    this._hiddenAt = 0
-    if (this._waiting || (this.state === 'open' && stale)) {
-      this._fails = 0
-      this._attempt()
-    } else if (this.state === 'open' && this.transport === 'ws') this._check(this._gen)
-  }
-
-  // _check pings a WebSocket that may have died unnoticed, even in a short absence: without
-  // an answer within connectTimeout, it reconnects.
-  _check (gen) {
-    const at = Date.now()
-    try { this._socket.send('{"type":"ping"}') } catch {}
-    setTimeout(() => this._seen < at && this._fail(gen, 'no pong'), this.connectTimeout)
-  }
-
-  // _abandon ends the long-poll connection on the server, best effort: unlike a stream, which
-  // ends with its socket, it would otherwise linger (and show its user online) until it expires.
-  _abandon () {
-    const id = this._pollId
-    this._pollId = ''
-    if (!id || tokenExpired(this.token)) return
-    fetch(this.url + '/api/connections/' + encodeURIComponent(id), {
-      method: 'DELETE', headers: { Authorization: 'Bearer ' + this.token }, keepalive: true
-    }).catch(() => {})
-  }
-
-  // _leave ends a long-poll connection when the page goes away; if it comes back (from the
-  // back/forward cache), pageshow reconnects from the cursor.
-  _leave () {
-    if (this.transport !== 'poll' || this.state === 'closed') return
-    this._gen++
-    this._teardown()
-    this._abandon()
-  }
-
-  /** setToken supplies a new token; a connection stopped for auth resumes from its cursor. */
-  setToken (token) {
-    this.token = token
-    if (this.state === 'closed' && this._stoppedFor === 'auth') this.open()
+  // _dropConn stops this tab's connection without showing it: the tab closes, or passes the lead.
+  _dropConn () {
+    const conn = this._conn
+    if (!conn) return
+    this._conn = null
+    this._cursor = conn.cursor
+    conn.emit = () => {}
+    conn.close()
   }
 
   /**
    * open starts the connection (see autoConnect), resumes a closed one, or restarts a live one,
-   * from the cursor, trying the transports from the first again.
+   * from the cursor, trying the transports from the first again. In a follower tab it asks
+   * the leader.
    */
   open () {
-    this._listen(true) // again, after a close()
-    this.state = 'idle'
-    this._fails = 0
-    this._first()
-    this._attempt()
+    window.addEventListener('pagehide', this._page)
+    window.addEventListener('pageshow', this._page)
+    document.addEventListener('freeze', this._page)
+    document.addEventListener('resume', this._page)
+    if (this._role === 'follower') return this._group.post({ k: 'open' })
+    if (this._role) return this._conn.open()
+    const sub = claims(this.api.token).sub
+    if (this.shareTabs && sub && sharable()) {
+      this._role = 'follower' // until the lead comes to this tab
+      this._welcomed = false
+      this._group = new TabGroup('switchboard|' + this.api.url + '|' + sub, this.tab,
+        { lead: () => this._lead(), message: (m) => this._message(m) })
+      this._group.join()
+      this._tabs.set(this.tab, this.rooms)
+      this._setState({ state: 'connecting', transport: '' })
+      this._hello()
+      for (const [room, resolve, reject] of this._early.splice(0)) this._askLeader(room).then(resolve, reject)
+      return
+    }
+    this._role = 'solo'
+    this._startConn()
+    this._conn.open()
   }
 
-  /** close ends the connection for good. */
+  /** close ends the connection for this tab; another tab sharing it goes on. */
   close () {
-    this._stop('client')
-    this._listen(false)
+    this._leaveGroup()
+    this._dropConn()
+    this._role = ''
+    window.removeEventListener('pagehide', this._page)
+    window.removeEventListener('pageshow', this._page)
+    document.removeEventListener('freeze', this._page)
+    document.removeEventListener('resume', this._page)
+    this._setState({ state: 'closed', transport: this.transport, reason: 'client' })
   }
 
-  _headers () {
-    return { Authorization: 'Bearer ' + this.token, 'Content-Type': 'application/json' }
+  // _page follows the page's life for a shared connection: a tab that goes away or is frozen
+  // leaves the group (a leader passes the lead on); when it comes back it joins again, and
+  // resets, since what the leader passed meanwhile did not reach it. A connection of its own
+  // follows the page by itself.
+  _page (e) {
+    if (e.type === 'pagehide' || e.type === 'freeze') {
+      if (!this._group) return
+      this._leaveGroup()
+      this._dropConn()
+      this._role = ''
+      this._suspended = true
+    } else if (this._suspended && (e.type === 'resume' || e.persisted)) {
+      this._suspended = false
+      this.open()
+      this._emit('reset', { type: 'reset', data: { reason: 'tab_resumed' } })
+    }
+  }
+
+  _leaveGroup () {
+    if (!this._group) return
+    this._group.post({ k: 'bye' })
+    this._group.leave()
+    this._group = null
+    this._tabs.clear()
+    const gone = new Error('the tab left before the leader answered')
+    for (const a of this._asks.values()) a.reject(gone)
+    this._asks.clear()
+  }
+
+  // --- Sharing: the leader ---
+
+  // _lead makes this tab the leader: it keeps the rooms of the tabs still here, resumes from the
+  // last cursor it saw, and tells the others, which answer with their rooms.
+  async _lead () {
+    const live = new Set(await this._group.liveTabs())
+    for (const tab of this._tabs.keys()) if (!live.has(tab)) this._tabs.delete(tab)
+    this._tabs.set(this.tab, this.rooms)
+    this._role = 'leader'
+    this._startConn()
+    for (const a of this._asks.values()) { // asked of the leader that left
+      this._joinFor({ tab: this.tab, room: a.msg.room })
+        .then((r) => r.ok ? a.resolve(r.value) : a.reject(Object.assign(new Error(r.error.message), r.error)))
+    }
+    this._asks.clear()
+    this._group.post({ k: 'lead' })
+    this._conn.open()
+  }
+
+  _union () {
+    const all = new Set()
+    for (const rooms of this._tabs.values()) for (const r of rooms) all.add(r)
+    return all
+  }
+
+  // _sync makes the connection's rooms the union of the tabs': it joins what a tab wants and
+  // leaves what no tab wants. welcome, a tab that said hello, is answered once its rooms are in.
+  async _sync (welcome) {
+    const conn = this._conn
+    if (!conn) return
+    const union = this._union()
+    for (const r of conn.wanted()) if (!union.has(r)) conn.leave(r).catch(() => {})
+    const joins = [...union].filter((r) => !conn.wants(r)).map((r) => conn.join(r).catch(() => {}))
+    if (!welcome) return
+    if (conn.state === 'open') { // else they are joined before it opens, and the state says so
+      await Promise.all([...joins, ...[...(this._tabs.get(welcome) || [])].map((r) => conn.rooms.has(r) || conn.join(r).catch(() => {}))])
+    }
+    if (conn !== this._conn) return
+    this._group.post({ k: 'welcome', to: welcome, ev: { state: this.state, transport: this.transport, connectionId: this.connectionId } })
+  }
+
+  // _joinFor joins a room for a tab, and answers it.
+  async _joinFor ({ tab, room, id }) {
+    const rooms = this._tabs.get(tab) || new Set()
+    this._tabs.set(tab, rooms)
+    rooms.add(room)
+    let answer
+    try {
+      const value = this._conn?.rooms.has(room) && this._conn.state === 'open'
+        ? { room, connection_id: this._conn.connectionId, subscribed: true }
+        : await this._conn.join(room)
+      answer = { ok: true, value }
+    } catch (e) {
+      if (tab !== this.tab) rooms.delete(room)
+      answer = { ok: false, error: { message: e.message, status: e.status, code: e.code, field: e.field } }
+    }
+    if (tab === this.tab) return answer
+    this._group?.post({ k: 'reply', to: tab, id, ...answer })
+  }
+
+  // --- Sharing: every tab ---
+
+  _hello () {
+    this._group.post({ k: 'hello', rooms: [...this.rooms], types: [...this._handlers.keys()].filter((t) => !LOCAL.includes(t)) })
+  }
+
+  // _announce tells the other tabs this tab's rooms, so that the leader — this one or another
+  // one later — knows what every tab wants.
+  _announce () {
+    this._group?.post({ k: 'rooms', rooms: [...this.rooms] })
+    if (this._role === 'leader') this._sync()
+  }
+
+  _message (m) {
+    const leader = this._role === 'leader'
+    switch (m.k) {
+      case 'hello':
+      case 'rooms':
+        this._tabs.set(m.tab, new Set(m.rooms))
+        for (const t of m.types || []) this._conn?.listen(t)
+        if (leader) this._sync(m.k === 'hello' ? m.tab : null)
+        break
+      case 'bye':
+        this._tabs.delete(m.tab)
+        if (leader) this._sync()
+        break
+      case 'lead': // a new leader: it learns this tab's rooms, and the joins it has not answered
+        if (leader) break
+        this._hello()
+        for (const a of this._asks.values()) this._group.post(a.msg)
+        break
+      case 'welcome':
+        if (m.to !== this.tab || leader) break
+        this._welcomed = true
+        this._setState(m.ev)
+        break
+      case 'state':
+        if (!leader && this._welcomed) this._setState(m.ev)
+        break
+      case 'ev':
+        if (!leader) this._deliver(m.type, m.ev)
+        break
+      case 'reply': {
+        const a = m.to === this.tab && this._asks.get(m.id)
+        if (!a) break
+        this._asks.delete(m.id)
+        if (m.ok) a.resolve(m.value)
+        else a.reject(Object.assign(new Error(m.error.message), m.error))
+        break
+      }
+      case 'join':
+        if (leader) this._joinFor(m)
+        break
+      case 'listen':
+        this._conn?.listen(m.type)
+        break
+      case 'open':
+        if (leader) this._conn.open()
+        break
+      case 'token': // a tab has a fresh token: the connection takes it (the same user's)
+        if (!leader) break
+        this.api.token = m.token
+        this._conn.tokenChanged()
+        break
+    }
+  }
+
+  // _askLeader asks the leader to join a room for this tab.
+  _askLeader (room) {
+    return new Promise((resolve, reject) => {
+      const msg = { k: 'join', room, id: uid() }
+      this._asks.set(msg.id, { msg, resolve, reject })
+      this._group.post(msg)
+    })
+  }
+
+  // --- The API ---
+
+  /**
+   * ready resolves when the connection is open for the first time (at once if it has been),
+   * and rejects if the client closes before that (a refusal, no token, close()).
+   */
+  ready () {
+    if (this._everUp) return Promise.resolve()
+    if (this.state === 'closed') return Promise.reject(this._closedWith)
+    return new Promise((resolve, reject) => this._readies.push({ resolve, reject }))
+  }
+
+  /**
+   * setToken supplies a new token: a live connection takes it without reconnecting, and one
+   * stopped for auth resumes from its cursor.
+   */
+  setToken (token) {
+    this.api.token = token
+    if (this._role === 'follower') this._group.post({ k: 'token', token })
+    else this._conn?.tokenChanged()
   }
 
   /** request calls the REST API: JSON in and out; errors carry status, code and field. */
-  async request (method, path, body) {
-    const res = await fetch(this.url + path, { method, headers: this._headers(), body: body && JSON.stringify(body) })
-    const out = res.status === 204 ? null : await res.json().catch(() => null)
-    if (res.ok) return out
-    const e = out?.error || {}
-    if (res.status === 401) this._emit('auth_required', e)
-    throw Object.assign(new Error(e.message || 'HTTP ' + res.status), {
-      status: res.status, code: e.code, field: e.field, retryAfter: +res.headers.get('Retry-After') || 0
-    })
+  request (method, path, body) {
+    return this.api.request(method, path, body)
   }
 
   _room (room) { return '/api/rooms/' + encodeURIComponent(room) }
 
-  /** join subscribes this connection to a room, and keeps it across reconnects. */
+  /**
+   * join subscribes this tab to a room, and keeps it across reconnects. Before the connection
+   * opens (or while it is closed) it resolves once the room is joined on opening, and rejects
+   * if it is refused or the client closes first.
+   */
   async join (room) {
-    this._left.delete(room)
-    if (this.state !== 'open') return this._later.add(room) && null // joined when the connection opens
-    return this._joinRoom(room)
-  }
-
-  async _joinRoom (room) {
+    this.rooms.add(room) // its events show from now
     try {
-      const res = await this.request('POST', this._room(room) + '/join', { connection_id: this.connectionId })
-      this.rooms.add(room)
-      return res
+      let out
+      if (this._role === 'follower') out = await this._askLeader(room)
+      else if (this._role === 'leader') {
+        const a = await this._joinFor({ tab: this.tab, room })
+        if (!a.ok) throw Object.assign(new Error(a.error.message), a.error)
+        out = a.value
+      } else if (this._conn) out = await this._conn.join(room)
+      else out = await new Promise((resolve, reject) => this._early.push([room, resolve, reject]))
+      this._announce()
+      return out
     } catch (e) {
-      this.rooms.delete(room)
-      if (!e.status || e.code === 'connection_not_found') this._later.add(room) // try again on the next connection
+      if (!this._conn?.wants(room)) this.rooms.delete(room) // else joined on the next connection
+      this._announce()
       throw e
     }
   }
 
-  /** leave unsubscribes this connection from a room. */
+  /** leave unsubscribes this tab from a room; the connection leaves it when no tab wants it. */
   leave (room) {
     this.rooms.delete(room)
-    this._later.delete(room)
-    if (this.state !== 'open') return this._left.add(room) && Promise.resolve(null) // left when the connection opens
-    return this._leaveRoom(room)
-  }
-
-  _leaveRoom (room) {
-    return this.request('POST', this._room(room) + '/leave', { connection_id: this.connectionId })
+    for (const [r, , reject] of this._early) if (r === room) reject(new Error('left before it was joined'))
+    this._early = this._early.filter(([r]) => r !== room)
+    if (this._role === 'solo') return this._conn.leave(room)
+    this._announce()
+    return Promise.resolve(null)
   }
 
   /**
@@ -461,8 +459,7 @@ export class Client {
       } catch (e) {
         const transient = !e.status || e.status === 429 || e.status >= 500
         if (!transient || n >= retries || this.state === 'closed') throw e
-        const d = Math.min(this.backoff.max, this.backoff.base * 2 ** n)
-        await this._pause(Math.max((e.retryAfter || 0) * 1000, d / 2 + Math.random() * d / 2))
+        await this._pause(Math.max((e.retryAfter || 0) * 1000, fullJitter(n, { base: 1000, max: 30000, ...this._opts.backoff })))
       }
     }
   }

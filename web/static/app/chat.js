@@ -1,8 +1,11 @@
-// chat.js: the messages of one room: history loaded on scroll, live messages, the composer,
-// the typing indicator, the sent/delivered marks of your own messages, and editing and
-// deleting them (room admins and moderators may delete anyone's).
-import { $, h, clock } from './dom.js'
+// chat.js: the messages of one room: its header, history loaded on scroll (and the note at
+// its start), live messages, the composer, the typing indicator, the sent/delivered marks of
+// your own messages, and editing and deleting them (room admins and moderators may delete
+// anyone's). How one message looks, and how the list groups them, is message.js.
+import { $, h } from './dom.js'
 import { uid } from '../switchboard.js'
+import { renderMessage, setContent, stamp, regroup } from './message.js'
+import { showRoomHead, showIntro } from './roomhead.js'
 
 const PAGE = 30
 const STATUS = { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', failed: 'Not sent' }
@@ -11,7 +14,7 @@ export class Chat {
   constructor (sb, me, hooks) {
     this.sb = sb
     this.me = me
-    this.hooks = hooks // {read(room, unread), role(room): your role in the room}
+    this.hooks = hooks // {read(room, unread), info(room): its summary (with your role), joined(room)}
     this.room = ''
     this.list = $('#messages')
     this.box = $('#messages-box')
@@ -33,6 +36,14 @@ export class Chat {
       const li = button?.closest('li.msg')
       if (li?.dataset.id) this[button.dataset.act](li, button)
     })
+    // A message's menu (touch screens) closes on a tap elsewhere, and on Escape.
+    document.addEventListener('click', (e) => { if (this.menuOf && !this.menuOf.contains(e.target)) this.closeMenu() })
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || !this.menuOf) return
+      const more = this.menuOf.querySelector('.more')
+      this.closeMenu()
+      more.focus()
+    })
 
     const here = (fn) => (ev) => ev.room === this.room && fn(ev.data)
     sb.on('chat_message', here((m) => this.receive(m)))
@@ -46,11 +57,9 @@ export class Chat {
   }
 
   // open shows a room: the stream subscribes to it, then its latest page loads.
-  async open (room, name = room) {
+  async open (room) {
     this.stopTyping()
     this.room = room
-    this.list.dataset.role = this.hooks.role(room) || ''
-    $('#room-title').textContent = '#' + name
     for (const t of this.typers.values()) clearTimeout(t.timer)
     this.typers.clear()
     this.renderTyping()
@@ -61,16 +70,29 @@ export class Chat {
       this.notice(`Cannot open #${room}: ${e.message}`)
       return
     }
+    this.hooks.joined(room)
     if (room === this.room && this.sb.state === 'open') await this.reload() // else when it opens
   }
 
+  // describe shows the open room's header and the note at its start, from its summary in the
+  // room list (called again whenever that changes), and tells CSS your role in it: room admins
+  // and moderators are offered Delete on others' messages (#messages[data-role]).
+  describe () {
+    const info = this.hooks.info(this.room) || { key: this.room, name: this.room }
+    this.list.dataset.role = info.my_role || ''
+    showRoomHead(info)
+    showIntro(info, this.loaded && !this.before, this.list.querySelector('.msg') === null)
+  }
+
   clear () {
+    this.closeMenu()
     this.list.replaceChildren()
     this.byId.clear()
     this.byClient.clear()
     this.before = ''
     this.older.hidden = true
     this.loaded = false
+    this.describe()
   }
 
   // reload replaces what is shown with the room's latest page (on open, and on reset), keeping
@@ -99,6 +121,7 @@ export class Chat {
     }
     for (const li of pending) this.list.append(li), this.byClient.set(li.dataset.clientId, li)
     this.setBefore(page.next_before)
+    this.changed()
     this.box.scrollTop = this.box.scrollHeight
     this.markRead()
   }
@@ -112,8 +135,9 @@ export class Chat {
       if (room !== this.room) return
       const height = this.box.scrollHeight
       for (const m of page.messages) this.receive(m, true)
-      this.box.scrollTop += this.box.scrollHeight - height // keep the view where it was
       this.setBefore(page.next_before)
+      this.changed()
+      this.box.scrollTop += this.box.scrollHeight - height // keep the view where it was
     } catch (e) {
       console.warn('older messages of', room, e)
     } finally {
@@ -126,19 +150,23 @@ export class Chat {
     this.older.hidden = !this.before
   }
 
+  // changed regroups the list and shows the note at the room's start when all of it is shown.
+  changed () {
+    regroup(this.list)
+    showIntro(this.hooks.info(this.room) || { key: this.room, name: this.room }, this.loaded && !this.before, this.list.querySelector('.msg') === null)
+  }
+
   // receive shows a message once, in seq order, whether it came from history, the stream or
   // the answer to your own POST.
   receive (m, fromHistory) {
     let li = this.byId.get(m.id) || (m.client_id && m.user_id === this.me.id && this.byClient.get(m.client_id))
     const atBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 80
     if (li) {
-      li.remove()
       this.update(m, li)
-      const time = li.querySelector('time')
-      time.dateTime = m.created_at
-      time.textContent = clock(m.created_at)
+      stamp(li, m.created_at)
     } else {
-      li = this.render(m)
+      li = renderMessage(m, this.me)
+      stamp(li, m.created_at)
     }
     li.dataset.id = m.id
     li.dataset.seq = m.seq
@@ -146,6 +174,7 @@ export class Chat {
     if (m.user_id === this.me.id) this.mark(li, 'delivered')
     this.insert(li, m.seq)
     if (!fromHistory) {
+      this.changed()
       if (atBottom || m.user_id === this.me.id) this.box.scrollTop = this.box.scrollHeight
       this.typing({ user_id: m.user_id }, false)
       this.markRead()
@@ -155,40 +184,52 @@ export class Chat {
   // update shows a message's new content (chat_message_updated), if it is shown.
   update (m, li = this.byId.get(m.id)) {
     if (!li) return
-    li.querySelector('.text').textContent = m.content
+    const text = li.querySelector('.text')
+    if (text.textContent !== m.content) setContent(li, m.content)
     li.querySelector('.edited').hidden = !m.edited_at
   }
 
   gone (id) {
-    this.byId.get(id)?.remove()
+    const li = this.byId.get(id)
+    if (li === this.menuOf) this.closeMenu()
+    li?.remove()
     this.byId.delete(id)
+    this.changed()
   }
 
-  // render builds a message. Its actions show once it has an id (it is stored); CSS shows
-  // Delete on others' messages only to room admins and moderators (#messages[data-role]).
-  render (m) {
-    const mine = m.user_id === this.me.id
-    const who = mine ? 'You' : (m.user_name || m.user_id)
-    return h('li', { class: mine ? 'msg mine' : 'msg', dataset: { user: m.user_id, clientId: m.client_id } },
-      h('span', { class: 'who' }, who),
-      h('time', { datetime: m.created_at }, m.created_at ? clock(m.created_at) : ''),
-      h('span', { class: 'text' }, m.content),
-      h('span', { class: 'foot' },
-        h('span', { class: 'edited', hidden: !m.edited_at }, '(edited)'),
-        h('span', { class: 'actions' },
-          mine ? h('button', { type: 'button', dataset: { act: 'edit' }, 'aria-label': 'Edit your message' }, 'Edit') : null,
-          h('button', { type: 'button', dataset: { act: 'remove' }, 'aria-label': mine ? 'Delete your message' : `Delete ${who}'s message` }, 'Delete')),
-        mine ? h('span', { class: 'mark', role: 'img' }) : null))
+  // menu opens or closes a message's actions as a menu: on touch screens, where nothing shows
+  // them on hover, a ⋯ button stands in for them (CSS: (hover: none) and (pointer: coarse)).
+  menu (li, button) {
+    if (this.menuOf === li) return this.closeMenu()
+    this.closeMenu()
+    this.menuOf = li
+    li.dataset.menu = 'open'
+    button.setAttribute('aria-expanded', 'true')
+    li.querySelector('.actions button')?.focus()
+  }
+
+  closeMenu () {
+    const li = this.menuOf
+    if (!li) return
+    this.menuOf = null
+    delete li.dataset.menu
+    li.querySelector('.more').setAttribute('aria-expanded', 'false')
   }
 
   // edit replaces a message's text with a form to change it.
   edit (li) {
+    this.closeMenu()
     if (li.querySelector('.edit-form')) return
     const text = li.querySelector('.text')
     const id = 'edit-' + li.dataset.id
     const input = h('input', { id, value: text.textContent, maxlength: 1000, required: true, autocomplete: 'off' })
     const error = h('p', { class: 'error', role: 'alert' })
-    const done = () => { form.remove(); text.hidden = false; li.querySelector('[data-act=edit]')?.focus() }
+    const done = () => {
+      form.remove()
+      text.hidden = false
+      const edit = li.querySelector('[data-act=edit]')
+      ;(edit?.offsetParent ? edit : li.querySelector('.more')).focus()
+    }
     const form = h('form', { class: 'edit-form' },
       h('label', { class: 'sr-only', for: id }, 'Edit your message'), input,
       h('button', { type: 'submit' }, 'Save'),
@@ -238,14 +279,19 @@ export class Chat {
     return `/api/rooms/${encodeURIComponent(this.room)}/messages/${encodeURIComponent(li.dataset.id)}`
   }
 
-  // insert places li after the last message with a lower seq; pending ones stay last.
+  // insert places li after the last message with a lower seq; pending ones stay last. A message
+  // already in its place is left there (and one that moves keeps the focus it holds).
   insert (li, seq) {
     let before = null
     for (let el = this.list.lastElementChild; el; el = el.previousElementSibling) {
+      if (el === li) continue
       if (el.dataset.seq && +el.dataset.seq < seq) break
       before = el
     }
+    if (li.parentNode === this.list && li.nextElementSibling === before) return
+    const focused = li.contains(document.activeElement) ? document.activeElement : null
     this.list.insertBefore(li, before)
+    focused?.focus({ preventScroll: true })
   }
 
   mark (li, status) {
@@ -266,10 +312,11 @@ export class Chat {
     this.stopTyping()
     const room = this.room
     const clientId = uid()
-    const li = this.render({ user_id: this.me.id, content, client_id: clientId })
+    const li = renderMessage({ user_id: this.me.id, content, client_id: clientId }, this.me)
     this.mark(li, 'sending')
     this.byClient.set(clientId, li)
     this.list.append(li)
+    this.changed()
     this.box.scrollTop = this.box.scrollHeight
     try {
       const m = await this.sb.send(room, content, clientId, { retries: 20 })
@@ -278,8 +325,9 @@ export class Chat {
         li.dataset.id = m.id
         li.dataset.seq = m.seq
         this.byId.set(m.id, li)
-        li.remove()
+        stamp(li, m.created_at)
         this.insert(li, m.seq)
+        this.changed()
       }
     } catch (e) {
       this.mark(li, 'failed')
@@ -345,5 +393,6 @@ export class Chat {
 
   notice (text) {
     this.list.append(h('li', { class: 'notice', role: 'note' }, text))
+    this.changed()
   }
 }

@@ -11,6 +11,7 @@ import { Presence } from './presence.js'
 import { Notifications } from './notifications.js'
 import { Announcements } from './announcements.js'
 import { Admin } from './admin.js'
+import { Status } from './status.js'
 
 const SESSION = 'switchboard.session'
 const params = new URLSearchParams(location.search)
@@ -18,7 +19,6 @@ const options = {
   transports: params.get('transports')?.split(','),
   connectTimeout: +params.get('connect_timeout') || undefined
 }
-const LABEL = { ws: 'WebSocket', sse: 'SSE', poll: 'long-poll' }
 
 let sb = null // the live client, once signed in
 let session = null
@@ -44,7 +44,7 @@ function permissions (s) {
 
 function showSignIn (note = '') {
   $('#signin').hidden = false
-  $('#app').hidden = $('#nav').hidden = true
+  $('#app').hidden = $('#nav').hidden = $('#conn').hidden = true
   $('#signin-note').textContent = note
   $('#demo-name').focus()
 }
@@ -70,13 +70,22 @@ async function start () {
   $('#app').hidden = $('#nav').hidden = false
   sb = connect({ token: session.token, autoConnect: false, ...options })
   window.switchboard = sb // for the console, and for tests
-  sb.on('state', showState)
+  new Status(sb)
   sb.on('auth_required', () => showSignIn('Your session has ended. Sign in again to carry on where you left off.'))
+  sb.on('error', (e) => console.warn('switchboard:', e.status, e.code, e.room || '', e.message))
 
   const room = decodeURIComponent(location.hash.match(/^#room=(.+)$/)?.[1] || 'general')
   const rooms = new Rooms(sb, me, (key) => openRoom(key))
-  const presence = new Presence(sb)
-  const chat = new Chat(sb, me, { read: (key, n) => rooms.setUnread(key, n), role: (key) => rooms.rooms.get(key)?.my_role })
+  const presence = new Presence(sb, me, (user) => rooms.direct(user))
+  const chat = new Chat(sb, me, {
+    read: (key, n) => rooms.setUnread(key, n),
+    info: (key) => rooms.rooms.get(key),
+    joined: (key) => rooms.refresh(key) // a room opened by name: what it is, once joined
+  })
+  rooms.onChange = (key) => key === chat.room && chat.describe()
+  // A private room you were made a member of: followed from now on (its messages count as
+  // unread), and its unread count taken once that holds.
+  rooms.onJoinable = (key) => sb.join(key).then(() => rooms.refresh(key, { unread: true }), (e) => console.warn('join', key, e))
   new Notifications(sb)
   new Announcements(sb)
   const admin = Admin.allowed(permissions(session)) ? new Admin(sb, permissions(session)) : null
@@ -93,7 +102,7 @@ async function start () {
   function openRoom (key) {
     rooms.select(key)
     if (!inAdmin()) history.replaceState(null, '', '#room=' + encodeURIComponent(key))
-    chat.open(key, rooms.rooms.get(key)?.name).then(() => key === chat.room && sb.state === 'open' && presence.show(key))
+    chat.open(key).then(() => key === chat.room && sb.state === 'open' && presence.show(key))
     if (matchMedia('(max-width: 799px)').matches) $('#online-panel').open = false
   }
 
@@ -123,23 +132,6 @@ async function start () {
   addEventListener('hashchange', route)
   route()
 }
-
-function showState ({ state, transport, reason }) {
-  const conn = $('#conn')
-  conn.dataset.state = state
-  conn.dataset.transport = state === 'open' ? transport : ''
-  const text = {
-    connecting: `Connecting (${LABEL[transport]})…`,
-    open: `Live · ${LABEL[transport]}`,
-    reconnecting: `Reconnecting (${LABEL[transport]})…`,
-    closed: reason === 'kicked' ? 'Disconnected by an administrator' : reason === 'auth' ? 'Signed out' : 'Offline'
-  }[state]
-  $('#conn-text').textContent = text
-  $('#conn-retry').hidden = !(state === 'closed' && reason === 'kicked')
-  console.info('switchboard:', state, transport || '', reason || '')
-}
-
-$('#conn-retry').addEventListener('click', () => sb?.open())
 
 $('#demo-form').addEventListener('submit', async (e) => {
   e.preventDefault()

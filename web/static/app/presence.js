@@ -1,9 +1,12 @@
-// presence.js: who is online in the current room, with their status.
-import { $, h } from './dom.js'
+// presence.js: who is online in the current room, with their status; you are marked "(you)",
+// and anyone else can be sent a direct message from the list.
+import { $, h, icon } from './dom.js'
 
 export class Presence {
-  constructor (sb) {
+  constructor (sb, me, onMessage) {
     this.sb = sb
+    this.me = me
+    this.onMessage = onMessage // called with a user ({user_id, user_name}) to message directly
     this.room = ''
     this.users = new Map() // user id → {user_id, user_name, status}
     this.count = 0
@@ -32,12 +35,21 @@ export class Presence {
   }
 
   render () {
-    const users = [...this.users.values()].sort((a, b) => (a.user_name || a.user_id).localeCompare(b.user_name || b.user_id))
+    const name = (u) => u.user_name || u.user_id
+    const users = [...this.users.values()].sort((a, b) =>
+      (b.user_id === this.me.id) - (a.user_id === this.me.id) || name(a).localeCompare(name(b)))
     $('#online-count').textContent = String(this.count)
-    $('#online-list').replaceChildren(...users.map((u) =>
-      h('li', { class: 'person', dataset: { user: u.user_id, status: u.status } },
+    $('#online-list').replaceChildren(...users.map((u) => {
+      const you = u.user_id === this.me.id
+      return h('li', { class: 'person', dataset: { user: u.user_id, status: u.status } },
         h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
-        h('span', { class: 'person-name' }, u.user_name || u.user_id),
-        h('span', { class: 'person-status' }, u.status))))
+        h('span', { class: 'person-name', title: name(u) }, name(u)),
+        you ? h('span', { class: 'you' }, '(you)') : null,
+        h('span', { class: 'person-status' }, u.status),
+        you ? null : h('button', {
+          type: 'button', class: 'dm', title: `Message ${name(u)}`, 'aria-label': `Message ${name(u)}`,
+          onclick: () => this.onMessage({ user_id: u.user_id, user_name: name(u) })
+        }, icon('chat')))
+    }))
   }
 }
