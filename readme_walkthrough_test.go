@@ -47,6 +47,11 @@ func TestReadmeWalkthroughWorksWhenPasted(t *testing.T) {
 		"stream": func(w *walk, _ string) {
 			w.jwt(2, "TOKEN")
 			w.until(2, "the stream's connected event", func(s string) bool { return strings.Contains(s, "event: connected") })
+			// curl writing into a pipe (| tee) prints its progress meter into the terminal, in
+			// the middle of the events, unless told to be silent.
+			if s := w.term(2).out.String(); strings.Contains(s, "% Total") {
+				t.Fatalf("curl's progress meter is mixed into the stream (use curl -sN):\n%s", s)
+			}
 		},
 		"post": func(w *walk, out string) {
 			if !strings.Contains(out, `"content":"hello world"`) {
@@ -330,7 +335,7 @@ func runsUntilStopped(line string) bool {
 		line = code
 	}
 	fields := strings.Fields(line)
-	return strings.Contains(line, "curl -N") ||
+	return strings.Contains(line, "curl -N") || strings.Contains(line, "curl -sN") ||
 		len(fields) > 0 && fields[0] == "switchboard" && (len(fields) == 1 || strings.HasPrefix(fields[1], "-"))
 }
 
