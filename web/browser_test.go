@@ -194,9 +194,11 @@ func TestKickedClientStaysDisconnected(t *testing.T) {
 	alice := newPage(t, newBrowser(t), "Alice", 390, 844)
 	alice.signIn(s.base()+"/", "Alice")
 	alice.do("showing who is online", chromedp.Evaluate[chromedp.Void](`document.querySelector('#online-panel').open = true`))
-	alice.until("Alice is online, live", `document.querySelector('#online-list [data-user=alice] .status-dot') !== null &&
-		document.querySelector('#online-panel').dataset.stale === 'false'`)
-	live := eval[string](alice, `getComputedStyle(document.querySelector('#online-list [data-user=alice] .status-dot')).backgroundColor`)
+	// The colour is read in the same evaluation that finds the dot: the list is re-rendered
+	// as presence arrives, and CI once read it between two renders.
+	alice.until("Alice is online, live", `(dot => dot !== null && document.querySelector('#online-panel').dataset.stale === 'false' &&
+		(window.liveDotColour = getComputedStyle(dot).backgroundColor) !== '')(document.querySelector('#online-list [data-user=alice] .status-dot'))`)
+	live := eval[string](alice, `window.liveDotColour`)
 
 	if n := s.hub.Kick("alice", "testing kicks"); n != 1 {
 		t.Fatalf("kicked %d connections, want 1", n)
