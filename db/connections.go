@@ -126,11 +126,14 @@ func (w *auditWriter) flush(batch []auditOp) {
 		for i := 0; i < len(batch); {
 			op := batch[i]
 			switch {
-			case op.presence != nil:
-				if err := setPresence(ctx, tx, *op.presence); err != nil {
+			case op.presence != nil: // a run of presence changes goes in one upsert
+				var ps []Presence
+				for ; i < len(batch) && batch[i].presence != nil; i++ {
+					ps = append(ps, *batch[i].presence)
+				}
+				if err := setPresences(ctx, tx, ps); err != nil {
 					return err
 				}
-				i++
 			case op.end:
 				if _, err := tx.NewUpdate().Model((*ConnRecord)(nil)).
 					Set("disconnected_at = ?", op.row.DisconnectedAt).

@@ -31,8 +31,29 @@ func (d *DB) SetPresence(ctx context.Context, p Presence) error {
 }
 
 func setPresence(ctx context.Context, db bun.IDB, p Presence) error {
-	p.LastSeenAt, p.UpdatedAt = p.LastSeenAt.UTC(), now()
-	_, err := db.NewInsert().Model(&p).
+	return setPresences(ctx, db, []Presence{p})
+}
+
+// setPresences records several users' statuses in one statement: the connections audit writes
+// a burst of arrivals (thousands of users coming online) as one row each, not one query each.
+// Of a user named twice, the newest entry stands (the later on a tie), as if each were written
+// in turn: one statement may not update a row twice.
+func setPresences(ctx context.Context, db bun.IDB, ps []Presence) error {
+	at := now()
+	rows := make([]Presence, 0, len(ps))
+	last := make(map[string]int, len(ps))
+	for _, p := range ps {
+		p.LastSeenAt, p.UpdatedAt = p.LastSeenAt.UTC(), at
+		if i, ok := last[p.UserID]; ok {
+			if !p.LastSeenAt.Before(rows[i].LastSeenAt) {
+				rows[i] = p
+			}
+			continue
+		}
+		last[p.UserID] = len(rows)
+		rows = append(rows, p)
+	}
+	_, err := db.NewInsert().Model(&rows).
 		On("CONFLICT (user_id) DO UPDATE").
 		Set("status = EXCLUDED.status").
 		Set("current_page = EXCLUDED.current_page").
