@@ -50,6 +50,17 @@ const principalKey = "principal"
 
 // requireAuth admits requests that carry a valid token and stores their Principal.
 func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.authenticated(next, s.auth.Verify)
+}
+
+// requireStreamAuth is requireAuth for the requests that open a stream (SSE, WebSocket), which
+// present their token once: it is verified but not remembered (auth.Authenticator.VerifyOnce).
+func (s *Server) requireStreamAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.authenticated(next, s.auth.VerifyOnce)
+}
+
+// authenticated admits requests whose token verify accepts, as requireAuth describes.
+func (s *Server) authenticated(next echo.HandlerFunc, verify func(token string) (auth.Principal, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		tok := tokenFrom(c.Request())
 		if tok == "" {
@@ -57,7 +68,7 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return unauthorized("unauthorized",
 				"a token is required: send Authorization: Bearer <token>, the access_token query parameter, or the "+TokenCookie+" cookie")
 		}
-		p, err := s.auth.Verify(tok)
+		p, err := verify(tok)
 		if err != nil {
 			s.authFailed(c.Request().Context(), c.RealIP(), asError(err).Code)
 			return err

@@ -211,13 +211,13 @@ func (s *Server) routes() {
 	e.GET("/events.schema.json", s.handleDescription)
 
 	// Streams: no body limit, no compression, no timeout middleware (they would buffer or kill them).
-	e.GET("/events", s.handleSSE, s.requireAuth)
+	e.GET("/events", s.handleSSE, s.requireStreamAuth)
 	if s.cfg.DisableWebSocket {
 		e.GET("/ws", func(echo.Context) error {
 			return notFound("transport_disabled", "WebSocket is disabled on this server; use /events (SSE) or /poll (long-poll)")
 		})
 	} else {
-		e.GET("/ws", s.handleWS, s.requireAuth)
+		e.GET("/ws", s.handleWS, s.requireStreamAuth)
 	}
 	e.GET("/poll", s.handlePoll, s.requireAuth)
 

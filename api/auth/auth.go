@@ -171,6 +171,16 @@ func (a *Authenticator) Verify(token string) (Principal, error) {
 	return p, err
 }
 
+// VerifyOnce is Verify for a token presented once for a long time (the request that opens a
+// stream): a token remembered already is taken from memory, but this one is not remembered.
+// An entry per idle stream would cost more memory than the verification it might save.
+func (a *Authenticator) VerifyOnce(token string) (Principal, error) {
+	if p, ok := a.verified.get(token, time.Now()); ok {
+		return p, nil
+	}
+	return a.verify(token)
+}
+
 func (a *Authenticator) verify(token string) (Principal, error) {
 	var claims Claims
 	_, err := a.parser.ParseWithClaims(token, &claims, a.key)

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"switchboard/realtime"
 )
 
@@ -27,5 +29,33 @@ func TestVerifiedTokensExpire(t *testing.T) {
 	}
 	if _, ok := v.get("token-c", now); ok {
 		t.Fatal("an unknown token was trusted")
+	}
+}
+
+// A token that opens a stream is verified and not remembered (VerifyOnce); one that Verify
+// remembered is taken from memory by both.
+func TestStreamTokensAreNotRemembered(t *testing.T) {
+	a, err := New(Config{Secret: []byte("a-secret-of-at-least-32-bytes-long!!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := a.Issue(Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.VerifyOnce(tok); err != nil || p.ID != "alice" {
+		t.Fatalf("VerifyOnce: %+v %v", p, err)
+	}
+	if _, ok := a.verified.get(tok, time.Now()); ok {
+		t.Fatal("VerifyOnce remembered the token")
+	}
+	if _, err := a.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.verified.get(tok, time.Now()); !ok {
+		t.Fatal("Verify did not remember the token")
+	}
+	if _, err := a.VerifyOnce(tok + "x"); err == nil {
+		t.Fatal("VerifyOnce accepted a forged signature")
 	}
 }
