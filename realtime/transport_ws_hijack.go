@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -27,5 +29,28 @@ func (w *outWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.out.attach(nc, w.timeout)
-	return w.out, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.out, brw.Writer.Size())), nil
+	return w.out, bufio.NewReadWriter(smallReader(brw.Reader, w.out), bufio.NewWriterSize(w.out, wsControlBuffer)), nil
+}
+
+// The buffers coder/websocket keeps for a connection's life. The HTTP server's are 4 KiB each,
+// 8 KiB of every idle WebSocket's ~14 KiB of heap; they need not be. It writes only control
+// frames (a pong, the close: at most 129 bytes) through its writer, since the data frames go
+// out through outConn; and it reads clients' actions, a few hundred bytes, through its reader
+// (a larger message is read in several fills, correctly).
+const (
+	wsControlBuffer = 256
+	wsReadBuffer    = 512
+)
+
+// smallReader returns a wsReadBuffer-sized reader of nc holding what br had read ahead (a
+// client's first frames may have come with its handshake). They are in its buffer, not behind
+// it: coder/websocket keeps what is buffered and replaces what is under it.
+func smallReader(br *bufio.Reader, nc net.Conn) *bufio.Reader {
+	ahead, _ := br.Peek(br.Buffered())
+	ahead = bytes.Clone(ahead)
+	small := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(ahead), nc), max(wsReadBuffer, len(ahead)))
+	if _, err := small.Peek(len(ahead)); err != nil { // from memory: not expected to fail
+		return br
+	}
+	return small
 }
