@@ -57,7 +57,7 @@ func TestQueuedPresenceChangesAreWrittenTogether(t *testing.T) {
 			}
 			d.RecordPresence(db.Presence{UserID: "u7", Status: "away", CurrentPage: "/later", LastSeenAt: now.Add(time.Second)})
 			d.RecordPresence(db.Presence{UserID: "u8", Status: "busy", LastSeenAt: now.Add(-time.Second)}) // older than the stored one
-			d.Close() // flushes
+			d.Close()                                                                                      // flushes
 
 			d, err = db.Open(ctx, cfg)
 			if err != nil {

@@ -71,16 +71,19 @@ type Conn struct {
 	out         *outbox
 	lastActive  atomic.Int64 // unix nanoseconds of the last delivery or client action
 
-	mu     sync.Mutex        // guards topics and gone; taken before any topic's mu
-	topics map[string]*topic // topics this connection is registered in
-	gone   bool              // removed from the hub; no further subscriptions
+	mu     sync.Mutex // guards topics and gone; taken before any topic's mu
+	topics []*topic   // topics this connection is registered in (at most MaxSubscriptions)
+	gone   bool       // removed from the hub; no further subscriptions
+	// Packed beside gone (a connection is ~500 bytes; each word counts, times every stream):
+	resumed       bool  // connected with a cursor
+	deadlineIndex int32 // the hub's deadlines: position in its heap, -1 when not there
+	deadlineAt    int64 // the hub's deadlines: when this stream is due, in Unix nanoseconds
 
-	initial []control   // subscriptions made at connect, in order; read-only after Connect
-	resumed bool        // connected with a cursor
-	timer   *time.Timer // long-poll: its linger; streams: their expiry; set once, in Connect
-	expiry  expiry      // the token's expiry, announced in connected; streams end then
+	initial []control   // subscriptions made at connect, in order; the consumer's once it starts
+	timer   *time.Timer // long-poll only: its linger; set once, in Connect
+	expiry  expiry      // the token's expiry, announced in connected; streams end then (Hub.deadlines)
 	kill    atomic.Pointer[func()]
-	pinger  atomic.Pointer[func()] // a stream without a goroutine of its own: heartbeats call it
+	pinger  atomic.Pointer[pump]   // a stream without a goroutine of its own: heartbeats ping it
 	reason  atomic.Pointer[string] // words given with a kick
 
 	cons consumer  // owned by the goroutine calling Drain
@@ -97,7 +100,7 @@ func (c *Conn) User() User { return c.user }
 func (c *Conn) Transport() Transport { return c.transport }
 
 // Ready is signalled when messages are waiting for Drain or the connection closed.
-func (c *Conn) Ready() <-chan struct{} { return c.out.wake }
+func (c *Conn) Ready() <-chan struct{} { return c.out.waker() }
 
 // Reason returns why the connection closed, or ReasonNone while it is open.
 func (c *Conn) Reason() CloseReason {
@@ -138,13 +141,8 @@ func (c *Conn) abortWrites() {
 	}
 }
 
-func (c *Conn) setPing(fn func()) {
-	if fn == nil {
-		c.pinger.Store(nil)
-		return
-	}
-	c.pinger.Store(&fn)
-}
+// setPing sets the pump a heartbeat pings, or none.
+func (c *Conn) setPing(p *pump) { c.pinger.Store(p) }
 
 // Send queues a frame for this connection alone (a reply, a fault).
 func (c *Conn) Send(f *Frame) error {
@@ -193,8 +191,8 @@ func (c *Conn) Rooms() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rooms := make([]string, 0, len(c.topics))
-	for name := range c.topics {
-		if key, ok := RoomOf(name); ok {
+	for _, t := range c.topics {
+		if key, ok := RoomOf(t.name); ok {
 			rooms = append(rooms, key)
 		}
 	}
@@ -205,6 +203,15 @@ func (c *Conn) Rooms() []string {
 func (c *Conn) Subscribed(topic string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.topics[topic]
-	return ok
+	return c.topicIndex(topic) >= 0
+}
+
+// topicIndex returns the position of the topic named name in c.topics, or -1. c.mu is held.
+func (c *Conn) topicIndex(name string) int {
+	for i, t := range c.topics {
+		if t.name == name {
+			return i
+		}
+	}
+	return -1
 }

@@ -42,8 +42,9 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 	now := time.Now()
 	c := &Conn{id: o.ID, user: o.User, transport: o.Transport, remoteAddr: o.RemoteAddr,
 		userAgent: o.UserAgent, connectedAt: now, pollTimeout: o.PollTimeout, hub: h, resumed: o.Resumed,
-		out: newOutbox(h.cfg.QueueSize, h.cfg.QueueBytes), topics: make(map[string]*topic)}
+		out: newOutbox(h.cfg.QueueSize, h.cfg.QueueBytes)}
 	c.lastActive.Store(now.UnixNano())
+	c.deadlineIndex = -1
 	h.presence.connect(c.user)
 	for _, s := range o.Subscriptions {
 		ctl := control{subscribe: true, topic: s.Topic, initial: true, reset: s.Reset}
@@ -89,6 +90,11 @@ func (h *Hub) Disconnect(c *Conn) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	// Under the expiry's lock: an Extend or expire that comes later sees the connection closed
+	// and arms nothing again.
+	c.expiry.mu.Lock()
+	h.deadlines.remove(c)
+	c.expiry.mu.Unlock()
 	for _, t := range topics {
 		h.release(t)
 		if _, room := RoomOf(t.name); room {

@@ -70,6 +70,7 @@ func (c *Conn) drain(ctx context.Context, dst []Message, max int, mayRead bool) 
 			k.pos.set(s.topicID, s.start)
 		}
 		dst = append(dst, c.connectedMessage())
+		c.initial = nil // announced; an idle connection keeps no copy
 	}
 	for len(dst) < max {
 		if k.replay != nil && !c.out.isClosed() { // a closed connection stops replaying at once

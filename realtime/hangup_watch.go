@@ -1,17 +1,29 @@
 package realtime
 
-// watchHangupByReading runs gone once read fails: a goroutine, parked in a one-byte read,
+import (
+	"io"
+	"syscall"
+)
+
+// hangupWatch is a parked stream's entry in the hang-up watcher (hangup_watch_linux.go): what
+// stop needs to take it out. Its zero value, a stream watched by a reading goroutine, has
+// nothing to stop. It is a value, not a closure: every idle stream holds one.
+type hangupWatch struct {
+	id  uint64
+	raw syscall.RawConn
+}
+
+// watchHangupByReading closes c once reading r fails: a goroutine, parked in a one-byte read,
 // per connection. It is the way where no readiness watcher is (other platforms, connections
 // that are no socket); closing the connection ends it.
-func watchHangupByReading(read func([]byte) (int, error), gone func()) (stop func()) {
+func watchHangupByReading(r io.Reader, c *Conn) {
 	go func() {
 		var b [1]byte
 		for {
-			if _, err := read(b[:]); err != nil {
-				gone()
+			if _, err := r.Read(b[:]); err != nil {
+				c.Close(ReasonClientGone)
 				return
 			}
 		}
 	}()
-	return func() {}
 }

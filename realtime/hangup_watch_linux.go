@@ -3,6 +3,7 @@
 package realtime
 
 import (
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -19,7 +20,7 @@ type hangupWatcher struct {
 	epfd int
 
 	mu      sync.Mutex
-	watches map[uint64]func() // by the id kept in the epoll event's data
+	watches map[uint64]*Conn // by the id kept in the epoll event's data
 	next    uint64
 }
 
@@ -35,29 +36,41 @@ func sharedHangupWatcher() *hangupWatcher {
 		if err != nil {
 			return
 		}
-		watcher = &hangupWatcher{epfd: fd, watches: map[uint64]func(){}}
+		watcher = &hangupWatcher{epfd: fd, watches: map[uint64]*Conn{}}
 		go watcher.run()
 	})
 	return watcher
 }
 
-// watchHangup runs gone once when the peer of raw's socket hangs up (or the socket fails),
-// without a goroutine of its own where epoll is at hand, else with a reader. stop ends the
-// watch; call it before closing the connection (after is harmless).
-func watchHangup(raw syscall.RawConn, read func([]byte) (int, error), gone func()) (stop func()) {
+// watchHangup closes c (ReasonClientGone) once the peer of raw's socket hangs up (or the
+// socket fails), without a goroutine of its own where epoll is at hand, else with a reader of
+// r. The watch's stop ends it; call it before closing the connection (after is harmless).
+func watchHangup(raw syscall.RawConn, r io.Reader, c *Conn) hangupWatch {
 	if w := sharedHangupWatcher(); w != nil && raw != nil {
-		if stop, ok := w.add(raw, gone); ok {
-			return stop
+		if id, ok := w.add(raw, c); ok {
+			return hangupWatch{id: id, raw: raw}
 		}
 	}
-	return watchHangupByReading(read, gone)
+	watchHangupByReading(r, c)
+	return hangupWatch{}
 }
 
-func (w *hangupWatcher) add(raw syscall.RawConn, gone func()) (stop func(), ok bool) {
+// stop takes the stream out of the watcher.
+func (h hangupWatch) stop() {
+	if h.id == 0 {
+		return
+	}
+	watcher.forget(h.id)
+	// A closed socket has left the set by itself; Control then fails, and touches no socket
+	// that reuses the descriptor's number.
+	_ = h.raw.Control(func(fd uintptr) { _ = unix.EpollCtl(watcher.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+}
+
+func (w *hangupWatcher) add(raw syscall.RawConn, c *Conn) (id uint64, ok bool) {
 	w.mu.Lock()
 	w.next++
-	id := w.next
-	w.watches[id] = gone
+	id = w.next
+	w.watches[id] = c
 	w.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT,
 		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
@@ -67,23 +80,18 @@ func (w *hangupWatcher) add(raw syscall.RawConn, gone func()) (stop func(), ok b
 	}
 	if addErr != nil {
 		w.forget(id)
-		return nil, false
+		return 0, false
 	}
-	return func() {
-		w.forget(id)
-		// A closed socket has left the set by itself; Control then fails, and touches no
-		// socket that reuses the descriptor's number.
-		_ = raw.Control(func(fd uintptr) { _ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
-	}, true
+	return id, true
 }
 
-// forget removes id's watch and returns what it was to run, if it was still there.
-func (w *hangupWatcher) forget(id uint64) func() {
+// forget removes id's watch and returns its connection, if it was still there.
+func (w *hangupWatcher) forget(id uint64) *Conn {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	gone := w.watches[id]
+	c := w.watches[id]
 	delete(w.watches, id)
-	return gone
+	return c
 }
 
 // run waits for hang-ups and reports each once. The wait blocks one OS thread in epoll_wait,
@@ -99,8 +107,8 @@ func (w *hangupWatcher) run() {
 			continue
 		}
 		for _, ev := range events[:n] {
-			if gone := w.forget(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32); gone != nil {
-				gone()
+			if c := w.forget(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32); c != nil {
+				c.Close(ReasonClientGone)
 			}
 		}
 	}

@@ -2,9 +2,16 @@
 
 package realtime
 
-import "syscall"
+import (
+	"io"
+	"syscall"
+)
 
-// watchHangup runs gone once when the peer hangs up: off Linux, by a goroutine that reads.
-func watchHangup(_ syscall.RawConn, read func([]byte) (int, error), gone func()) (stop func()) {
-	return watchHangupByReading(read, gone)
+// watchHangup closes c once its peer hangs up: off Linux, by a goroutine that reads r.
+func watchHangup(_ syscall.RawConn, r io.Reader, c *Conn) hangupWatch {
+	watchHangupByReading(r, c)
+	return hangupWatch{}
 }
+
+// stop ends the watch; a reading goroutine ends with the connection instead.
+func (hangupWatch) stop() {}

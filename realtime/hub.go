@@ -31,13 +31,14 @@ type Hub struct {
 		mu     sync.RWMutex // guards topics
 		topics map[string]*topic
 	}
-	conns    registry
-	presence *presence
-	typing   *typing
-	pulse    *pulse
-	cursors  *cursorSigner
-	closing  atomic.Bool
-	stopped  chan struct{}
+	conns     registry
+	deadlines deadlines // streams' expiries
+	presence  *presence
+	typing    *typing
+	pulse     *pulse
+	cursors   *cursorSigner
+	closing   atomic.Bool
+	stopped   chan struct{}
 
 	published meter         // frames published
 	delivered atomic.Uint64 // frames handed to subscribers' outboxes
@@ -61,6 +62,7 @@ func New(cfg Config) (*Hub, error) {
 		h.shard[i].topics = make(map[string]*topic)
 	}
 	h.conns.init()
+	h.deadlines.expire = (*Conn).expire
 	h.presence, h.typing = newPresence(h), newTyping(h)
 	h.pulse = newPulse(cfg.Heartbeat, h.stopped, h.pingParked)
 	go h.runCluster()
@@ -73,8 +75,8 @@ func (h *Hub) Config() Config { return h.cfg }
 // pingParked asks every stream without a goroutine of its own for a heartbeat.
 func (h *Hub) pingParked() {
 	for _, c := range h.conns.all() {
-		if fn := c.pinger.Load(); fn != nil {
-			(*fn)()
+		if p := c.pinger.Load(); p != nil {
+			p.ping()
 		}
 	}
 }
@@ -106,14 +108,18 @@ func (h *Hub) acquire(ctx context.Context, name string) (*topic, error) {
 		t = newTopic(name)
 		s.topics[name] = t
 	}
+	ready := t.ready
 	s.mu.Unlock()
 	if !ok {
-		h.load(t)
+		h.load(t) // loaded (or failed) on return
+		return t, t.err
 	}
-	select {
-	case <-t.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if ready != nil {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	return t, t.err
 }
@@ -139,6 +145,12 @@ func (h *Hub) load(t *topic) {
 	t.drainPending()
 	t.mu.Unlock()
 	close(t.ready)
+	// A loaded topic keeps no channel (every user's own topic would); acquire finds none and
+	// waits for nothing.
+	s := &h.shard[h.shardOf(t.name)]
+	s.mu.Lock()
+	t.ready = nil
+	s.mu.Unlock()
 }
 
 // release drops t from the hub once it has no subscribers.

@@ -16,8 +16,8 @@ type item struct {
 // consumer takes everything queued at once. A push that would exceed the bounds closes the
 // outbox instead: the client resumes from its cursor and loses nothing.
 type outbox struct {
-	wake   chan struct{}          // capacity 1: signalled when items arrive or the outbox closes
-	notify atomic.Pointer[func()] // called instead, when set (a stream with no goroutine waiting)
+	wake   atomic.Pointer[chan struct{}] // capacity 1: signalled when items arrive or the outbox closes; made when first asked for
+	notify atomic.Pointer[func()]        // called instead, when set (a stream with no goroutine waiting)
 
 	mu       sync.Mutex // guards the fields below
 	items    []item
@@ -30,7 +30,21 @@ type outbox struct {
 }
 
 func newOutbox(maxItems, maxBytes int) *outbox {
-	return &outbox{wake: make(chan struct{}, 1), maxItems: maxItems, maxBytes: maxBytes}
+	return &outbox{maxItems: maxItems, maxBytes: maxBytes}
+}
+
+// waker returns the channel signalled when items arrive or the outbox closes. It is made on
+// first use: a stream written by the shared writers never waits on it, and keeps none.
+func (o *outbox) waker() <-chan struct{} {
+	if w := o.wake.Load(); w != nil {
+		return *w
+	}
+	ch := make(chan struct{}, 1)
+	if !o.wake.CompareAndSwap(nil, &ch) {
+		return *o.wake.Load()
+	}
+	ch <- struct{}{} // what arrived before the channel existed: the waiter looks once
+	return ch
 }
 
 // push queues it. It reports false, without blocking, when the outbox is closed or full; a
@@ -62,21 +76,20 @@ func (o *outbox) signal() {
 		(*fn)()
 		return
 	}
+	w := o.wake.Load()
+	if w == nil {
+		return // nobody waits yet; waker signals once when made
+	}
 	select {
-	case o.wake <- struct{}{}:
+	case *w <- struct{}{}:
 	default:
 	}
 }
 
 // setNotify replaces the wake channel with a call, or goes back to the channel with nil. fn must
-// not block: it runs while a publisher holds a topic's lock.
-func (o *outbox) setNotify(fn func()) {
-	if fn == nil {
-		o.notify.Store(nil)
-		return
-	}
-	o.notify.Store(&fn)
-}
+// not block: it runs while a publisher holds a topic's lock. It points into its owner (a pump's
+// field), so that the outbox allocates nothing for it.
+func (o *outbox) setNotify(fn *func()) { o.notify.Store(fn) }
 
 // ready reports whether items are waiting or the outbox closed.
 func (o *outbox) ready() bool {

@@ -3,6 +3,7 @@ package realtime
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"slices"
 	"sync"
 )
 
@@ -10,25 +11,20 @@ import (
 type registry struct {
 	mu     sync.RWMutex // guards the fields below
 	byID   map[string]*Conn
-	byUser map[string]map[*Conn]struct{}
-	empty  chan struct{} // closed when the registry becomes empty; nil until asked for
+	byUser map[string][]*Conn // a user has few connections: a slice costs less than a set
+	empty  chan struct{}      // closed when the registry becomes empty; nil until asked for
 }
 
 func (r *registry) init() {
 	r.byID = make(map[string]*Conn)
-	r.byUser = make(map[string]map[*Conn]struct{})
+	r.byUser = make(map[string][]*Conn)
 }
 
 func (r *registry) add(c *Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byID[c.id] = c
-	set := r.byUser[c.user.ID]
-	if set == nil {
-		set = make(map[*Conn]struct{}, 1)
-		r.byUser[c.user.ID] = set
-	}
-	set[c] = struct{}{}
+	r.byUser[c.user.ID] = append(r.byUser[c.user.ID], c)
 }
 
 func (r *registry) remove(c *Conn) {
@@ -37,10 +33,16 @@ func (r *registry) remove(c *Conn) {
 	if r.byID[c.id] == c {
 		delete(r.byID, c.id)
 	}
-	if set := r.byUser[c.user.ID]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
+	if conns := r.byUser[c.user.ID]; len(conns) > 0 {
+		if i := slices.Index(conns, c); i >= 0 {
+			last := len(conns) - 1
+			conns[i], conns[last] = conns[last], nil
+			conns = conns[:last]
+		}
+		if len(conns) == 0 {
 			delete(r.byUser, c.user.ID)
+		} else {
+			r.byUser[c.user.ID] = conns
 		}
 	}
 	if len(r.byID) == 0 && r.empty != nil {
@@ -75,11 +77,7 @@ func (r *registry) all() []*Conn {
 func (r *registry) ofUser(userID string) []*Conn {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]*Conn, 0, len(r.byUser[userID]))
-	for c := range r.byUser[userID] {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(r.byUser[userID])
 }
 
 // drained returns a channel closed once no connection is left.

@@ -26,10 +26,10 @@ type outConn struct {
 	aborted atomic.Bool
 
 	mu       sync.Mutex
-	idle     sync.Cond // signalled when a flush ends
-	buf      []byte    // what the socket did not take, and what was written after it
-	flushing bool      // a goroutine is writing buf out
-	err      error     // the first failure; every later write returns it
+	idle     *sync.Cond // signalled when a flush ends; made by the first wait that needs it
+	buf      []byte     // what the socket did not take, and what was written after it
+	flushing bool       // a goroutine is writing buf out
+	err      error      // the first failure; every later write returns it
 }
 
 // errWouldWait is never returned to callers; it marks a socket that takes no more for now.
@@ -44,7 +44,6 @@ func newOutConn(nc net.Conn, timeout time.Duration) *outConn {
 // attach makes nc the connection written to.
 func (c *outConn) attach(nc net.Conn, timeout time.Duration) {
 	c.Conn, c.timeout = nc, timeout
-	c.idle.L = &c.mu
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -56,7 +55,8 @@ func (c *outConn) attach(nc net.Conn, timeout time.Duration) {
 func (c *outConn) nonBlocking() bool { return c.raw != nil }
 
 // onDrained sets what runs when a kept write has gone out (or failed): the pump continues.
-func (c *outConn) onDrained(fn func()) { c.drained.Store(&fn) }
+// fn points into its owner (a pump's field): the connection allocates nothing for it.
+func (c *outConn) onDrained(fn *func()) { c.drained.Store(fn) }
 
 // Write sends p, or keeps it: behind a flush, or what the socket did not take. It fails only
 // with an earlier failure.
@@ -96,6 +96,9 @@ func (c *outConn) wait() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.flushing {
+		if c.idle == nil {
+			c.idle = sync.NewCond(&c.mu)
+		}
 		c.idle.Wait()
 	}
 	return c.err
@@ -199,7 +202,9 @@ func (c *outConn) flush() {
 				_ = c.Conn.SetWriteDeadline(time.Time{})
 			}
 			c.buf, c.flushing = nil, false
-			c.idle.Broadcast()
+			if c.idle != nil {
+				c.idle.Broadcast()
+			}
 			c.mu.Unlock()
 			if b != nil {
 				putBuf(b)

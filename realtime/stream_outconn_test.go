@@ -50,12 +50,13 @@ func TestOutConnNeverWaitsAndKeepsOrder(t *testing.T) {
 		t.Fatal("a TCP connection should be written without waiting")
 	}
 	drained := make(chan struct{}, 1)
-	out.onDrained(func() {
+	onDrained := func() {
 		select {
 		case drained <- struct{}{}:
 		default:
 		}
-	})
+	}
+	out.onDrained(&onDrained)
 
 	var want bytes.Buffer
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
@@ -117,7 +118,8 @@ func TestOutConnAbortEndsAStalledFlush(t *testing.T) {
 	server, _ := tcpPair(t)
 	out := newOutConn(server, time.Hour)
 	drained := make(chan struct{}, 1)
-	out.onDrained(func() { drained <- struct{}{} })
+	onDrained := func() { drained <- struct{}{} }
+	out.onDrained(&onDrained)
 	big := make([]byte, 1<<20)
 	if _, err := out.Write(big); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -26,27 +27,32 @@ type sink interface {
 // does not recover. Reading the log for a replay, and ending the stream, run on a goroutine
 // of their own.
 type pump struct {
-	c      *Conn
-	sink   sink
-	out    *outConn
-	ctx    context.Context // for reading the log during replays; ends with the stream
+	c    *Conn
+	sink sink
+	out  *outConn
+	done func()
+
+	ctxMu  sync.Mutex      // guards ctx, cancel and over
+	ctx    context.Context // for reading the log during replays; made for the first, ends with the stream
 	cancel context.CancelFunc
-	done   func()
+	over   bool // the stream has ended: a replay reads nothing more
 
 	running atomic.Bool // a writer is draining the queue
 	pingDue atomic.Bool
 	ended   sync.Once
-	msgs    []Message // reused by the writer; only one runs at a time
+	last    []Message // a closed connection's last messages, for close
+
+	kickFn func() // p.kick, made once: the outbox and outConn point here
 }
 
 // startPump makes c's outbox and heartbeats drive s, which writes to out, and writes what is
 // already waiting (the connected event). done runs once, when the stream has ended.
 func startPump(c *Conn, s sink, out *outConn, done func()) *pump {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &pump{c: c, sink: s, out: out, ctx: ctx, cancel: cancel, done: done}
-	out.onDrained(p.kick)
-	c.out.setNotify(p.kick)
-	c.setPing(p.ping)
+	p := &pump{c: c, sink: s, out: out, done: done}
+	p.kickFn = p.kick
+	out.onDrained(&p.kickFn)
+	c.out.setNotify(&p.kickFn)
+	c.setPing(p)
 	p.kick()
 	return p
 }
@@ -58,7 +64,7 @@ func (p *pump) kick() {
 		if p.out.nonBlocking() {
 			runPooled(p)
 		} else {
-			go p.run(true)
+			go p.run(true, nil)
 		}
 	}
 }
@@ -71,27 +77,33 @@ func (p *pump) ping() {
 
 // run writes what is queued until nothing is, or the socket takes no more for now. mayWait
 // says whether it runs on a goroutine of its own, which may wait for the log; a shared writer
-// hands such work to one.
-func (p *pump) run(mayWait bool) {
+// hands such work to one. Batches are drained into scratch, the caller's storage (a shared
+// writer's, reused for every pump it runs: an idle stream keeps none), which run returns,
+// grown or not.
+func (p *pump) run(mayWait bool, scratch []Message) []Message {
 	for {
 		busy, err := p.out.state()
 		if err != nil { // a kept write failed: end now, not at the next event or heartbeat
 			p.gone(mayWait)
-			return
+			return scratch
 		}
 		if busy {
 			p.running.Store(false)
 			// The flush's end kicks once busy is over; checked again after running is clear.
 			if p.out.busy() || !p.running.CompareAndSwap(false, true) {
-				return
+				return scratch
 			}
 			continue
 		}
-		msgs, replayDue, err := p.c.drain(p.ctx, p.msgs[:0], maxBatch, mayWait)
+		msgs, replayDue, err := p.c.drain(p.readContext(mayWait), scratch[:0], maxBatch, mayWait)
 		if err != nil { // closed: its last messages, then the end of the stream
-			p.msgs = msgs
+			if mayWait {
+				p.last = msgs
+			} else {
+				p.last = slices.Clone(msgs) // scratch stays the shared writer's
+			}
 			p.waitable(mayWait, p.close)
-			return
+			return scratch
 		}
 		var werr error
 		if len(msgs) > 0 {
@@ -102,17 +114,17 @@ func (p *pump) run(mayWait bool) {
 		} else if p.pingDue.Swap(false) {
 			werr = p.sink.heartbeat()
 		}
-		if cap(msgs) > 64 {
-			msgs = nil // an idle stream keeps no burst-sized buffer
+		scratch = msgs
+		if cap(scratch) > 64 {
+			scratch = nil // a writer keeps no burst-sized buffer
 		}
-		p.msgs = msgs
 		if werr != nil {
 			p.gone(mayWait)
-			return
+			return scratch
 		}
 		if replayDue {
-			go p.run(true)
-			return
+			go p.run(true, nil)
+			return scratch
 		}
 		if len(msgs) > 0 {
 			continue
@@ -120,12 +132,30 @@ func (p *pump) run(mayWait bool) {
 		p.running.Store(false)
 		// A push after Drain found nothing may have kicked while running was still set.
 		if !p.c.out.ready() && !p.pingDue.Load() {
-			return
+			return scratch
 		}
 		if !p.running.CompareAndSwap(false, true) {
-			return // a newer kick has its own writer
+			return scratch // a newer kick has its own writer
 		}
 	}
+}
+
+// readContext returns the context a replay reads the log in; a writer that may not wait reads
+// nothing, and gets one that is never used. The stream's own is made on first need: an idle
+// stream, which never replays, keeps none.
+func (p *pump) readContext(mayWait bool) context.Context {
+	if !mayWait {
+		return context.Background()
+	}
+	p.ctxMu.Lock()
+	defer p.ctxMu.Unlock()
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithCancel(context.Background())
+		if p.over {
+			p.cancel()
+		}
+	}
+	return p.ctx
 }
 
 // gone ends a stream whose writes failed: the client left or stalled.
@@ -144,10 +174,10 @@ func (p *pump) waitable(mayWait bool, fn func()) {
 	}
 }
 
-// close writes a closed connection's last messages (p.msgs) and what ends the stream, waits
+// close writes a closed connection's last messages (p.last) and what ends the stream, waits
 // for them to go out, and ends the stream.
 func (p *pump) close() {
-	msgs := p.msgs
+	msgs := p.last
 	_ = p.sink.send(msgs, true)
 	p.c.hub.observe(msgs)
 	clear(msgs)
@@ -161,7 +191,12 @@ func (p *pump) end() {
 	p.ended.Do(func() {
 		p.c.out.setNotify(nil)
 		p.c.setPing(nil)
-		p.cancel()
+		p.ctxMu.Lock()
+		p.over = true
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.ctxMu.Unlock()
 		p.sink.close()
 		p.done()
 	})

@@ -24,8 +24,9 @@ func runPooled(p *pump) {
 		writers.ready = make(chan *pump, writersQueue)
 		for range runtime.GOMAXPROCS(0) {
 			go func() {
+				var scratch []Message
 				for p := range writers.ready {
-					p.run(false)
+					scratch = p.run(false, scratch)
 				}
 			}()
 		}
@@ -33,6 +34,6 @@ func runPooled(p *pump) {
 	select {
 	case writers.ready <- p:
 	default:
-		go p.run(true)
+		go p.run(true, nil)
 	}
 }

@@ -22,7 +22,8 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 			h.release(t)
 			return ctl, ErrClosed
 		}
-		if _, ok := c.topics[ctl.topic]; !ok && len(c.topics) >= h.cfg.MaxSubscriptions {
+		known := c.topicIndex(ctl.topic) >= 0
+		if !known && len(c.topics) >= h.cfg.MaxSubscriptions {
 			c.mu.Unlock()
 			h.release(t) // loaded for nothing: do not keep it
 			return ctl, ErrTooManyTopics
@@ -48,7 +49,9 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 			return ctl, ErrClosed
 		}
 		t.mu.Unlock()
-		c.topics[ctl.topic] = t
+		if !known {
+			c.topics = append(c.topics, t)
+		}
 		// Entered before c.mu is let go: a Disconnect or Unsubscribe waiting for it finds
 		// the topic, and its leave must come after this enter, or the user stays forever.
 		if _, room := RoomOf(ctl.topic); room && added {
@@ -69,12 +72,13 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, topic string) error {
 // Unsubscribe removes topic from a live connection; the client gets room_left with why.
 func (h *Hub) Unsubscribe(c *Conn, topic, why string) error {
 	c.mu.Lock()
-	t, ok := c.topics[topic]
-	if !ok {
+	i := c.topicIndex(topic)
+	if i < 0 {
 		c.mu.Unlock()
 		return ErrNotSubscribed
 	}
-	delete(c.topics, topic)
+	t := c.topics[i]
+	c.topics = slices.Delete(c.topics, i, i+1)
 	t.mu.Lock()
 	t.remove(c)
 	c.push(item{ctl: &control{topic: topic, topicID: t.id, announce: true, why: why}})

@@ -11,13 +11,13 @@ import (
 // the durable frames delivered to them have come. It exists while it has subscribers.
 type topic struct {
 	name  string
-	ready chan struct{} // closed once id and head are loaded (or loading failed)
+	ready chan struct{} // closed once id and head are loaded (or loading failed), then nil; under the shard's lock
 	err   error         // loading error; set before ready is closed
 	id    int64         // durable id; set before ready is closed
 
 	mu      sync.Mutex // guards the fields below; taken after Conn.mu, before outbox.mu
 	subs    []*Conn
-	index   map[*Conn]int // position of each subscriber in subs
+	index   map[*Conn]int // position of each subscriber in subs; only while there are many
 	head    uint64        // offset of the last durable frame delivered
 	loaded  bool
 	pending map[uint64]*Frame // durable frames that arrived ahead of head+1
@@ -26,30 +26,66 @@ type topic struct {
 }
 
 func newTopic(name string) *topic {
-	return &topic{name: name, ready: make(chan struct{}), index: make(map[*Conn]int)}
+	return &topic{name: name, ready: make(chan struct{})}
+}
+
+// indexFrom is how many subscribers a topic has before it indexes them: a user's own topic,
+// which most connections are alone in, is searched instead, and costs no map.
+const indexFrom = 16
+
+// find returns c's position in subs, or -1.
+func (t *topic) find(c *Conn) int {
+	if t.index != nil {
+		if i, ok := t.index[c]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, s := range t.subs {
+		if s == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // add registers c; it reports false when c was already registered.
 func (t *topic) add(c *Conn) bool {
-	if _, ok := t.index[c]; ok {
+	if t.find(c) >= 0 {
 		return false
 	}
-	t.index[c] = len(t.subs)
 	t.subs = append(t.subs, c)
+	switch {
+	case t.index != nil:
+		t.index[c] = len(t.subs) - 1
+	case len(t.subs) > indexFrom:
+		t.index = make(map[*Conn]int, len(t.subs))
+		for i, s := range t.subs {
+			t.index[s] = i
+		}
+	}
 	return true
 }
 
 func (t *topic) remove(c *Conn) {
-	i, ok := t.index[c]
-	if !ok {
+	i := t.find(c)
+	if i < 0 {
 		return
 	}
 	last := len(t.subs) - 1
 	t.subs[i] = t.subs[last]
-	t.index[t.subs[i]] = i
 	t.subs[last] = nil
 	t.subs = t.subs[:last]
+	if t.index == nil {
+		return
+	}
 	delete(t.index, c)
+	if i < last {
+		t.index[t.subs[i]] = i
+	}
+	if len(t.subs) <= indexFrom/2 {
+		t.index = nil // few again: searching is cheaper than the map
+	}
 }
 
 // fanout hands f to every subscriber without blocking. A subscriber whose queue is full is

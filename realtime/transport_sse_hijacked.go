@@ -12,9 +12,9 @@ import (
 // stream holds no goroutine: a shared writer writes when events arrive, and the shared
 // hang-up watcher (hangup_watch_linux.go; elsewhere a tiny reader) notices the client going.
 type sseSink struct {
-	c         *Conn
-	out       *outConn
-	stopWatch func()
+	c     *Conn
+	out   *outConn
+	watch hangupWatch
 }
 
 // serveParked writes the response head on nc and leaves the stream to run by itself.
@@ -39,7 +39,11 @@ func serveParked(nc net.Conn, header http.Header, c *Conn, o SSEOptions, done fu
 		return err
 	}
 	c.OnAbort(s.out.abort)
-	s.stopWatch = watchHangup(socketOf(nc), s.out.Read, func() { c.Close(ReasonClientGone) })
+	raw := s.out.raw // the socket itself, or nil under TLS: then the socket under it
+	if raw == nil {
+		raw = socketOf(nc)
+	}
+	s.watch = watchHangup(raw, s.out, c)
 	startPump(c, s, s.out, done)
 	return nil
 }
@@ -60,7 +64,7 @@ func (s *sseSink) heartbeat() error {
 }
 
 func (s *sseSink) close() {
-	s.stopWatch()
+	s.watch.stop()
 	s.out.Close()
 }
 
