@@ -17,6 +17,10 @@
 #   PAUSE=seconds    rest between runs (default 5)
 #   REPEAT=n         runs of each noisy row (fan-out at 5,000, publish on PostgreSQL; default 3,
 #                    QUICK 1); the page shows each row's median run and lists all of them
+#   BASE_REV=rev     the revision the fan-out rows at 10/s and 50/s are compared with, run
+#                    in the same run of the script, each base run next to its own (rows
+#                    "…-base"); default d8fc0f6, the server before issue 22 trimmed idle
+#                    streams; BASE_REV=none skips them
 #
 # Every run has a hard -timeout (and the generator's own watchdog 45 s later); the script
 # also kills a run 90 s after its -timeout. A failed run still has its JSON line recorded
@@ -54,6 +58,18 @@ else
 fi
 go build -o "$tmp/bench" ./bench
 
+# The base revision's server, for the fan-out rows measured against it.
+base_rev=${BASE_REV:-d8fc0f6}
+base_bin=
+if [[ $base_rev != none ]]; then
+	echo "building the base server ($base_rev)…" >&2
+	mkdir "$tmp/base-src"
+	git archive "$base_rev" | tar -x -C "$tmp/base-src"
+	(cd "$tmp/base-src" && go build -o "$tmp/switchboard-base" .)
+	base_bin=$tmp/switchboard-base
+	base_rev=$(git rev-parse --short "$base_rev")
+fi
+
 if [[ ${QUICK:-0} == 1 ]]; then
 	n_idle=500 n_idle_max=1000 n_fan=300 n_stall=50 n_resume=300 n_rooms=300 n_cluster=200
 	d20=3s d10=3s d_warm=2s d_stall=12s # long enough for the server to drop the stalled readers
@@ -71,7 +87,9 @@ fi
 failed=()
 
 # row LABEL TIMEOUT_SECONDS FLAG… runs one scenario and appends its JSON line; with times=N
-# before it, N times.
+# before it, N times. With based=1 before it, each run is followed by the same run of the base
+# revision's server, labelled LABEL-base: the two alternate, so that the machine's drift
+# falls on both alike.
 row() {
 	local label=$1 secs=$2 n=${times:-1}
 	shift 2
@@ -81,13 +99,16 @@ row() {
 	local i
 	for ((i = 0; i < n; i++)); do
 		run_once "$label" "$secs" "$@"
+		if [[ ${based:-0} == 1 && -n $base_bin ]]; then
+			server_bin=$base_bin server_rev=$base_rev run_once "$label-base" "$secs" "$@"
+		fi
 	done
 }
 
 run_once() {
 	local label=$1 secs=$2
 	shift 2
-	local -a cmd=("$tmp/bench" -spawn -server-bin "$bin" -server-rev "$rev" -label "$label" -timeout "${secs}s" "$@")
+	local -a cmd=("$tmp/bench" -spawn -server-bin "${server_bin:-$bin}" -server-rev "${server_rev:-$rev}" -label "$label" -timeout "${secs}s" "$@")
 	echo "== $(date -u +%H:%M:%S) $label: go run ./bench -spawn $* -timeout ${secs}s" | tee -a "$log" >&2
 	local rc=0 start=$SECONDS
 	timeout --kill-after=10s "$((secs + 90))s" "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" || rc=$?
@@ -113,11 +134,11 @@ row idle-sse "$t_idle" -scenario idle -n "$n_idle"
 row idle-sse-19k "$t_idle" -scenario idle -n "$n_idle_max"
 row idle-ws "$t_idle" -scenario idle -n "$n_idle" -transport ws
 row idle-ws-deflate "$t_idle" -scenario idle -n "$n_idle" -transport ws -ws-deflate
-times=$repeat row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
-times=$repeat row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
+times=$repeat based=1 row fanout-sse-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20"
+times=$repeat based=1 row fanout-ws-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport ws
 row fanout-mix-10 "$t_long" -scenario fanout -n "$n_fan" -rate 10 -duration "$d20" -transport mix
-times=$repeat row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
-times=$repeat row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
+times=$repeat based=1 row fanout-sse-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10"
+times=$repeat based=1 row fanout-ws-50 "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws
 times=$repeat row fanout-ws-50-deflate "$t_long" -scenario fanout -n "$n_fan" -rate 50 -duration "$d10" -transport ws -ws-deflate
 row fanout-ws-10-1k "$t_long" -scenario fanout -n "$n_rooms" -rate 10 -duration "$d10" -transport ws -size 900
 row fanout-ws-10-1k-deflate "$t_long" -scenario fanout -n "$n_rooms" -rate 10 -duration "$d10" -transport ws -size 900 -ws-deflate

@@ -374,9 +374,11 @@ func (p *page) idle() {
 		target, others := "—", "—"
 		switch {
 		case r.str("transport") == "sse":
-			target, others = "≤ 16", "r3labs/sse 27, Mercure 46, Centrifugo 50–55"
+			target, others = "≤ 5 (issue 22)", "r3labs/sse 27, Mercure 46, Centrifugo 50–55"
 			v.row("n", 10000)
-			v.check(r.num("server_kib_per_conn") <= 16, "KiB/conn > 16")
+			v.check(r.num("server_kib_per_conn") <= 5, "KiB/conn > 5")
+			// An idle SSE stream holds no goroutine (Linux): a few dozen beyond the fixed ones.
+			v.check(r.num("server_goroutines")-r.num("server_goroutines_before") <= 36, "more than 36 goroutines beyond the fixed ones")
 		case r.str("transport") == "ws" && r.str("ws_deflate") == "true":
 			target = "≤ 16 with compression negotiated (issue 17)"
 			v.row("n", 10000)
@@ -405,7 +407,14 @@ func (p *page) fanout() {
 		"at a fixed rate (an open loop). Latencies in ms; deliveries/s = delivered / (last delivery −\n" +
 		"first post).\n\n")
 	var rows [][]string
+	var based [][2]record // a row and its base revision's twin
 	for _, r := range recs {
+		if strings.HasSuffix(r.str("label"), baseSuffix) {
+			continue // shown against its row, below
+		}
+		if b := p.baseTwin(r); b != nil {
+			based = append(based, [2]record{r, b})
+		}
 		v := p.verdict(r)
 		v.delivery("")
 		target, others := "ratio 1", "—"
@@ -456,6 +465,44 @@ func (p *page) fanout() {
 	}
 	p.table([]string{"run", "transport", "subs × rate × time", "ratio", "dups", "p50 / p90 / p99 / max", "POST p99",
 		"deliveries/s", "wire B/delivery", "CPU server / generator", "target", "others (issue 7)", "verdict"}, rows)
+	p.againstBase(based)
+}
+
+// baseSuffix ends the label of a run of the base revision's server (benchmarks.sh BASE_REV).
+const baseSuffix = "-base"
+
+// baseTwin finds the base revision's run of r's row, if the script made one.
+func (p *page) baseTwin(r record) record {
+	for _, o := range p.of(r.str("scenario")) {
+		if o.str("label") == r.str("label")+baseSuffix {
+			return o
+		}
+	}
+	return nil
+}
+
+// againstBase shows fan-out rows next to the same rows of the base revision, measured in the
+// same run of the script (issue 22: no worse than 5 %).
+func (p *page) againstBase(pairs [][2]record) {
+	if len(pairs) == 0 {
+		return
+	}
+	p.body.WriteString("\n### Against the base revision\n\nThe same rows with the base revision's server, run alternately with them in this run of\n" +
+		"the script (each figure the median run). Issue 22: deliveries/s and p99 no more than 5 % worse.\n\n")
+	var rows [][]string
+	for _, pr := range pairs {
+		r, b := pr[0], pr[1]
+		v := p.verdict(r)
+		dps := r.num("deliveries_per_s")/b.num("deliveries_per_s") - 1
+		p99 := r.num("latency_p99_ms")/b.num("latency_p99_ms") - 1
+		v.check(dps >= -0.05, "deliveries/s more than 5 % below the base")
+		v.check(p99 <= 0.05, "p99 more than 5 % above the base")
+		rows = append(rows, []string{r.name(), "`" + b.str("server_rev") + "` → `" + r.str("server_rev") + "`",
+			count(b.num("deliveries_per_s")) + " → " + count(r.num("deliveries_per_s")), fmt.Sprintf("%+.1f %%", dps*100),
+			fixed(b.num("latency_p99_ms"), 1) + " → " + fixed(r.num("latency_p99_ms"), 1), fmt.Sprintf("%+.1f %%", p99*100),
+			cpu(b) + " → " + cpu(r), v.done()})
+	}
+	p.table([]string{"row", "revision", "deliveries/s", "change", "p99 ms", "change", "CPU server / generator", "verdict"}, rows)
 }
 
 // plainTwin finds the WebSocket fanout run with r's parameters whose client offered no compression.

@@ -47,7 +47,7 @@ func runIdle(ctx context.Context, cfg config, t *target, rep *report) error {
 	if before >= 0 && after >= 0 && open > 0 {
 		rep.add("server_rss_before_mib", mib(before), "MiB", "server VmRSS before connecting")
 		rep.add("server_rss_after_mib", mib(after), "MiB", fmt.Sprintf("server VmRSS %v after the last connect", cfg.settle))
-		rep.add("server_kib_per_conn", float64(after-before)/1024/float64(open), "KiB", "(after − before) / open connections (target ≤ 16 KiB for 10,000 SSE)")
+		rep.add("server_kib_per_conn", float64(after-before)/1024/float64(open), "KiB", "(after − before) / open connections (target ≤ 5 KiB for 10,000 SSE, issue 22)")
 	}
 	if self, err := readRSS(0); err == nil {
 		rep.add("generator_rss_mib", mib(self), "MiB", "")
