@@ -41,10 +41,28 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// eachServerSocket runs test on a connection as the HTTP server accepts it, and on the same
+// socket held by its descriptor alone, as a parked stream holds it (Linux; elsewhere the same).
+func eachServerSocket(t *testing.T, test func(t *testing.T, server, client net.Conn)) {
+	t.Run("accepted", func(t *testing.T) {
+		server, client := tcpPair(t)
+		test(t, server, client)
+	})
+	t.Run("descriptor", func(t *testing.T) {
+		server, client := tcpPair(t)
+		server = detachSocket(server)
+		t.Cleanup(func() { server.Close() })
+		test(t, server, client)
+	})
+}
+
 // TestOutConnNeverWaitsAndKeepsOrder: writes to a client that is not reading return at once;
 // what the socket did not take goes out, in order, once the client reads, and the pump is told.
 func TestOutConnNeverWaitsAndKeepsOrder(t *testing.T) {
-	server, client := tcpPair(t)
+	eachServerSocket(t, testOutConnNeverWaitsAndKeepsOrder)
+}
+
+func testOutConnNeverWaitsAndKeepsOrder(t *testing.T, server, client net.Conn) {
 	out := newOutConn(server, 10*time.Second)
 	if !out.nonBlocking() {
 		t.Fatal("a TCP connection should be written without waiting")
@@ -115,7 +133,12 @@ func TestOutConnNeverWaitsAndKeepsOrder(t *testing.T) {
 // TestOutConnAbortEndsAStalledFlush: abort breaks off the flush to a client that never reads;
 // wait returns the failure, and so does every later write.
 func TestOutConnAbortEndsAStalledFlush(t *testing.T) {
-	server, _ := tcpPair(t)
+	eachServerSocket(t, func(t *testing.T, server, _ net.Conn) {
+		testOutConnAbortEndsAStalledFlush(t, server)
+	})
+}
+
+func testOutConnAbortEndsAStalledFlush(t *testing.T, server net.Conn) {
 	out := newOutConn(server, time.Hour)
 	drained := make(chan struct{}, 1)
 	onDrained := func() { drained <- struct{}{} }

@@ -19,6 +19,7 @@ type sseSink struct {
 
 // serveParked writes the response head on nc and leaves the stream to run by itself.
 func serveParked(nc net.Conn, header http.Header, c *Conn, o SSEOptions, done func()) error {
+	nc = detachSocket(nc) // on Linux, a TCP socket sheds its net.Conn: a stream holds its descriptor
 	s := &sseSink{c: c, out: newOutConn(nc, o.WriteTimeout)}
 	buf := getBuf()
 	buf = append(buf, "HTTP/1.1 200 OK\r\n"...)
