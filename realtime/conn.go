@@ -61,12 +61,11 @@ var ErrClosed = errors.New("connection closed")
 // transport owns the consumer side (Drain), which only one goroutine calls at a time.
 type Conn struct {
 	id          string
-	user        User
+	user        *User // the user's own copy, shared with its presence entry
 	transport   Transport
 	remoteAddr  string
 	userAgent   string
-	connectedAt time.Time
-	pollTimeout time.Duration // long-poll only: announced in connected
+	connectedAt int64 // Unix nanoseconds
 	hub         *Hub
 	out         *outbox
 	lastActive  atomic.Int64 // unix nanoseconds of the last delivery or client action
@@ -79,22 +78,21 @@ type Conn struct {
 	deadlineIndex int32 // the hub's deadlines: position in its heap, -1 when not there
 	deadlineAt    int64 // the hub's deadlines: when this stream is due, in Unix nanoseconds
 
-	initial []control   // subscriptions made at connect, in order; the consumer's once it starts
-	timer   *time.Timer // long-poll only: its linger; set once, in Connect
-	expiry  expiry      // the token's expiry, announced in connected; streams end then (Hub.deadlines)
+	initial []control // subscriptions made at connect, in order; the consumer's once it starts
+	expiry  expiry    // the token's expiry, announced in connected; streams end then (Hub.deadlines)
 	kill    atomic.Pointer[func()]
 	pinger  atomic.Pointer[pump]   // a stream without a goroutine of its own: heartbeats ping it
 	reason  atomic.Pointer[string] // words given with a kick
 
-	cons consumer  // owned by the goroutine calling Drain
-	poll pollState // long-poll connections only
+	cons consumer   // owned by the goroutine calling Drain
+	poll *pollState // long-poll connections only; nil on streams
 }
 
 // ID returns the connection id clients use to name this connection in REST actions.
 func (c *Conn) ID() string { return c.id }
 
 // User returns the connection's user.
-func (c *Conn) User() User { return c.user }
+func (c *Conn) User() User { return *c.user }
 
 // Transport returns how the connection is carried.
 func (c *Conn) Transport() Transport { return c.transport }
@@ -132,12 +130,17 @@ func (c *Conn) note() string {
 }
 
 // OnAbort registers how to break a write that is blocked on a stalled client; the hub calls it
-// when the connection's queue overflows. Transports set it once, before their first write.
+// when the connection's queue overflows. Transports set it once, before their first write; a
+// stream written by a pump needs none when aborting its outConn is enough.
 func (c *Conn) OnAbort(fn func()) { c.kill.Store(&fn) }
 
+// abortWrites breaks a blocked write: the transport's way, or a parked stream's own (its pump's
+// connection), which so costs no closure per stream.
 func (c *Conn) abortWrites() {
 	if fn := c.kill.Load(); fn != nil {
 		go (*fn)()
+	} else if p := c.pinger.Load(); p != nil {
+		go p.out.abort()
 	}
 }
 
@@ -182,7 +185,7 @@ type Info struct {
 // Info returns a snapshot of c.
 func (c *Conn) Info() Info {
 	return Info{ID: c.id, UserID: c.user.ID, UserName: c.user.Name, Transport: c.transport,
-		Rooms: c.Rooms(), ConnectedAt: WireTime{c.connectedAt}, LastActive: WireTime{time.Unix(0, c.lastActive.Load())},
+		Rooms: c.Rooms(), ConnectedAt: WireTime{time.Unix(0, c.connectedAt)}, LastActive: WireTime{time.Unix(0, c.lastActive.Load())},
 		RemoteAddr: c.remoteAddr, UserAgent: c.userAgent}
 }
 

@@ -40,12 +40,15 @@ func (h *Hub) Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		o.ID = newConnID()
 	}
 	now := time.Now()
-	c := &Conn{id: o.ID, user: o.User, transport: o.Transport, remoteAddr: o.RemoteAddr,
-		userAgent: o.UserAgent, connectedAt: now, pollTimeout: o.PollTimeout, hub: h, resumed: o.Resumed,
+	c := &Conn{id: o.ID, transport: o.Transport, remoteAddr: o.RemoteAddr,
+		userAgent: o.UserAgent, connectedAt: now.UnixNano(), hub: h, resumed: o.Resumed,
 		out: newOutbox(h.cfg.QueueSize, h.cfg.QueueBytes)}
+	if o.Transport == TransportPoll {
+		c.poll = &pollState{timeout: o.PollTimeout}
+	}
 	c.lastActive.Store(now.UnixNano())
 	c.deadlineIndex = -1
-	h.presence.connect(c.user)
+	c.user = h.presence.connect(o.User)
 	for _, s := range o.Subscriptions {
 		ctl := control{subscribe: true, topic: s.Topic, initial: true, reset: s.Reset}
 		if s.From != nil {
@@ -87,8 +90,8 @@ func (h *Hub) Disconnect(c *Conn) {
 		t.mu.Unlock()
 	}
 	c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
+	if c.poll != nil && c.poll.timer != nil {
+		c.poll.timer.Stop()
 	}
 	// Under the expiry's lock: an Extend or expire that comes later sees the connection closed
 	// and arms nothing again.
@@ -98,10 +101,10 @@ func (h *Hub) Disconnect(c *Conn) {
 	for _, t := range topics {
 		h.release(t)
 		if _, room := RoomOf(t.name); room {
-			h.presence.leave(t.name, c.user)
+			h.presence.leave(t.name, *c.user)
 		}
 	}
-	h.presence.disconnect(c.user)
+	h.presence.disconnect(*c.user)
 	h.conns.remove(c)
 	if fn := h.cfg.OnDisconnect; fn != nil {
 		fn(c)

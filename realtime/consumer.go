@@ -24,12 +24,11 @@ type control struct {
 // consumer turns a connection's outbox into Messages. Its state belongs to the one goroutine
 // that calls Drain (a stream's writer loop, or the current long-poll request).
 type consumer struct {
-	started bool
 	pos     positions
 	batch   []item
-	next    int
+	next    int32 // position in batch (a batch is bounded by the queue size); beside started: one word
+	started bool
 	replay  *control         // the subscription whose log is being replayed, if any
-	page    []*Frame         // scratch for replay pages
 	cursor  []byte           // the wire form of pos, in arena, until pos changes
 	arena   []byte           // this Drain's cursors; reused by the next
 	left    map[int64]uint64 // last delivered offset of topics unsubscribed from
@@ -91,7 +90,7 @@ func (c *Conn) drain(ctx context.Context, dst []Message, max int, mayRead bool) 
 			continue
 		}
 		k.replay = nil
-		if k.next < len(k.batch) {
+		if int(k.next) < len(k.batch) {
 			it := k.batch[k.next]
 			k.next++
 			dst = c.apply(it, dst)
@@ -209,18 +208,18 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 	}
 	after := k.pos[i].Offset
 	limit := min(room, replayPageSize)
-	k.page = k.page[:0]
+	var page []*Frame // a page's frames: made per page, an idle connection keeps no scratch
 	head, trimmed, err := c.hub.cfg.Store.ReadTopic(ctx, job.topicID, after, limit,
 		func(offset uint64, typ string, payload []byte, audience string) {
-			k.page = append(k.page, &Frame{Topic: job.topic, TopicID: job.topicID, Offset: offset,
+			page = append(page, &Frame{Topic: job.topic, TopicID: job.topicID, Offset: offset,
 				Type: EventType(typ), Payload: payload, Audience: ParseAudience(audience)})
 		})
 	if err != nil {
 		return dst, fmt.Errorf("reading %s after %d: %w", job.topic, after, err)
 	}
 	lost := after < trimmed || after > head ||
-		(len(k.page) > 0 && k.page[0].Offset != after+1) || // trimmed while we read
-		(len(k.page) == 0 && after < head)
+		(len(page) > 0 && page[0].Offset != after+1) || // trimmed while we read
+		(len(page) == 0 && after < head)
 	if lost {
 		// Retention has dropped events this client never saw, or the position is not one this
 		// log ever issued: never replay partially; tell the client to reload the topic.
@@ -230,21 +229,28 @@ func (c *Conn) replayPage(ctx context.Context, dst []Message, room int) ([]Messa
 		c.hub.counters.resets.Add(1)
 		return append(dst, resetMessage(job.topic, "history_gap", c.currentCursor())), nil
 	}
-	for _, f := range k.page {
+	for _, f := range page {
 		k.pos[i].Offset = f.Offset
 		k.moved()
 		if f.visibleTo(c.user) {
 			dst = append(dst, Message{Type: f.Type, Cursor: c.currentCursor(), Payload: f.Payload, frame: f})
 		}
 	}
-	if len(k.page) < limit {
+	if len(page) < limit {
 		k.replay = nil // caught up with the log; live frames take over
 		if job.initial {
 			c.hub.counters.recovered.Add(1)
 		}
 	}
-	clear(k.page)
 	return dst, nil
+}
+
+// pollTimeoutMS is how long a long-poll request waits, in milliseconds; 0 on streams.
+func (c *Conn) pollTimeoutMS() int64 {
+	if c.poll == nil {
+		return 0
+	}
+	return c.poll.timeout.Milliseconds()
 }
 
 func (c *Conn) connectedMessage() Message {
@@ -264,7 +270,7 @@ func (c *Conn) connectedMessage() Message {
 		PollTimeoutMS int64     `json:"poll_timeout_ms,omitempty"`
 		ExpiresAt     string    `json:"expires_at,omitempty"`
 	}{ConnectionID: c.id, UserID: c.user.ID, Transport: c.transport, Rooms: rooms, Resumed: c.resumed,
-		HeartbeatMS: c.hub.cfg.Heartbeat.Milliseconds(), PollTimeoutMS: c.pollTimeout.Milliseconds()}
+		HeartbeatMS: c.hub.cfg.Heartbeat.Milliseconds(), PollTimeoutMS: c.pollTimeoutMS()}
 	if exp := c.Expires(); !exp.IsZero() {
 		data.ExpiresAt = exp.UTC().Format(TimeFormat)
 	}

@@ -134,7 +134,7 @@ type Frame struct {
 }
 
 // visibleTo reports whether u may receive f.
-func (f *Frame) visibleTo(u User) bool {
+func (f *Frame) visibleTo(u *User) bool {
 	if len(f.Audience) == 0 {
 		return true
 	}

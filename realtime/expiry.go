@@ -42,7 +42,7 @@ func fromNanos(n int64) time.Time {
 func (h *Hub) armDeadline(c *Conn, expires, now time.Time) {
 	c.expiry.token = nanos(expires) // announced in connected; a long-poll's requests check their own
 	if c.transport == TransportPoll {
-		c.timer = time.AfterFunc(h.cfg.PollLinger, func() { h.expirePoll(c) })
+		c.poll.timer = time.AfterFunc(h.cfg.PollLinger, func() { h.expirePoll(c) })
 		return
 	}
 	if age := h.cfg.MaxStreamAge; age > 0 {

@@ -1,16 +1,12 @@
 package realtime
 
-import (
-	"io"
-	"syscall"
-)
+import "io"
 
-// hangupWatch is a parked stream's entry in the hang-up watcher (hangup_watch_linux.go): what
-// stop needs to take it out. Its zero value, a stream watched by a reading goroutine, has
-// nothing to stop. It is a value, not a closure: every idle stream holds one.
+// hangupWatch is a parked stream's entry in the hang-up watcher (hangup_watch_linux.go). Its
+// zero value, a stream watched by a reading goroutine, has nothing to stop. It is a number, not
+// a closure: every idle stream holds one.
 type hangupWatch struct {
-	id  uint64
-	raw syscall.RawConn
+	id uint64
 }
 
 // watchHangupByReading closes c once reading r fails: a goroutine, parked in a one-byte read,

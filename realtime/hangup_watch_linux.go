@@ -44,26 +44,27 @@ func sharedHangupWatcher() *hangupWatcher {
 
 // watchHangup closes c (ReasonClientGone) once the peer of raw's socket hangs up (or the
 // socket fails), without a goroutine of its own where epoll is at hand, else with a reader of
-// r. The watch's stop ends it; call it before closing the connection (after is harmless).
+// r. The watch's stop, given raw again, ends it; call it before closing the connection (after
+// is harmless).
 func watchHangup(raw syscall.RawConn, r io.Reader, c *Conn) hangupWatch {
 	if w := sharedHangupWatcher(); w != nil && raw != nil {
 		if id, ok := w.add(raw, c); ok {
-			return hangupWatch{id: id, raw: raw}
+			return hangupWatch{id: id}
 		}
 	}
 	watchHangupByReading(r, c)
 	return hangupWatch{}
 }
 
-// stop takes the stream out of the watcher.
-func (h hangupWatch) stop() {
+// stop takes the stream on raw's socket out of the watcher.
+func (h hangupWatch) stop(raw syscall.RawConn) {
 	if h.id == 0 {
 		return
 	}
 	watcher.forget(h.id)
 	// A closed socket has left the set by itself; Control then fails, and touches no socket
 	// that reuses the descriptor's number.
-	_ = h.raw.Control(func(fd uintptr) { _ = unix.EpollCtl(watcher.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+	_ = raw.Control(func(fd uintptr) { _ = unix.EpollCtl(watcher.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
 }
 
 func (w *hangupWatcher) add(raw syscall.RawConn, c *Conn) (id uint64, ok bool) {

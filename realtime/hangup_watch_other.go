@@ -14,4 +14,4 @@ func watchHangup(_ syscall.RawConn, r io.Reader, c *Conn) hangupWatch {
 }
 
 // stop ends the watch; a reading goroutine ends with the connection instead.
-func (hangupWatch) stop() {}
+func (hangupWatch) stop(syscall.RawConn) {}

@@ -108,29 +108,30 @@ func (h *Hub) acquire(ctx context.Context, name string) (*topic, error) {
 		t = newTopic(name)
 		s.topics[name] = t
 	}
-	ready := t.ready
+	ld := t.loading
 	s.mu.Unlock()
 	if !ok {
-		h.load(t) // loaded (or failed) on return
-		return t, t.err
+		h.load(t, ld) // loaded (or failed) on return
+		return t, ld.err
 	}
-	if ready != nil {
-		select {
-		case <-ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if ld == nil {
+		return t, nil
 	}
-	return t, t.err
+	select {
+	case <-ld.done:
+		return t, ld.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-func (h *Hub) load(t *topic) {
+func (h *Hub) load(t *topic, ld *topicLoad) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id, head, err := h.cfg.Store.LoadTopic(ctx, t.name)
 	t.mu.Lock()
 	if err != nil {
-		t.err, t.dead = err, true
+		ld.err, t.dead = err, true
 		t.mu.Unlock()
 		s := &h.shard[h.shardOf(t.name)]
 		s.mu.Lock()
@@ -138,18 +139,17 @@ func (h *Hub) load(t *topic) {
 			delete(s.topics, t.name)
 		}
 		s.mu.Unlock()
-		close(t.ready)
+		close(ld.done)
 		return
 	}
 	t.id, t.head, t.loaded = id, head, true
 	t.drainPending()
 	t.mu.Unlock()
-	close(t.ready)
-	// A loaded topic keeps no channel (every user's own topic would); acquire finds none and
-	// waits for nothing.
+	close(ld.done)
+	// A loaded topic keeps no loading state; acquire finds none and waits for nothing.
 	s := &h.shard[h.shardOf(t.name)]
 	s.mu.Lock()
-	t.ready = nil
+	t.loading = nil
 	s.mu.Unlock()
 }
 

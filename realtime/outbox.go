@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -19,18 +20,19 @@ type outbox struct {
 	wake   atomic.Pointer[chan struct{}] // capacity 1: signalled when items arrive or the outbox closes; made when first asked for
 	notify atomic.Pointer[func()]        // called instead, when set (a stream with no goroutine waiting)
 
-	mu       sync.Mutex // guards the fields below
-	items    []item
-	bytes    int
-	maxItems int
-	maxBytes int
+	mu    sync.Mutex // guards the fields below
+	items []item
+	final *Frame // sent before the close signal (kicked, token_expired), if any
+	// 32-bit counts (a queue holds far fewer), packed beside closed: every stream has an outbox.
+	bytes    int32
+	maxItems int32
+	maxBytes int32
 	closed   bool
 	reason   CloseReason
-	final    *Frame // sent before the close signal (kicked, token_expired), if any
 }
 
 func newOutbox(maxItems, maxBytes int) *outbox {
-	return &outbox{maxItems: maxItems, maxBytes: maxBytes}
+	return &outbox{maxItems: int32(min(maxItems, math.MaxInt32)), maxBytes: int32(min(maxBytes, math.MaxInt32))}
 }
 
 // waker returns the channel signalled when items arrive or the outbox closes. It is made on
@@ -50,16 +52,16 @@ func (o *outbox) waker() <-chan struct{} {
 // push queues it. It reports false, without blocking, when the outbox is closed or full; a
 // full outbox closes with ReasonSlow.
 func (o *outbox) push(it item) (ok, overflowed bool) {
-	size := 0
+	var size int32
 	if it.frame != nil {
-		size = len(it.frame.Payload)
+		size = int32(min(len(it.frame.Payload), math.MaxInt32))
 	}
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return false, false
 	}
-	if len(o.items) >= o.maxItems || (o.bytes+size > o.maxBytes && len(o.items) > 0) {
+	if len(o.items) >= int(o.maxItems) || (int64(o.bytes)+int64(size) > int64(o.maxBytes) && len(o.items) > 0) {
 		o.closeLocked(ReasonSlow, nil)
 		o.mu.Unlock()
 		return false, true

@@ -56,11 +56,11 @@ type roomMember struct {
 }
 
 type userState struct {
-	user     User
+	user     *User // never changed in place: connections share it
 	conns    int
 	status   string
 	page     string
-	lastSeen time.Time
+	lastSeen int64       // Unix nanoseconds
 	offline  *time.Timer // pending offline, during the grace period
 }
 
@@ -93,24 +93,29 @@ func (p *presence) onlineCount(topic string) int {
 	return n
 }
 
-// connect counts a new connection of u.
-func (p *presence) connect(u User) {
+// connect counts a new connection of u and returns the copy of u the connection keeps: the
+// user's entry's own when it says the same (one copy per user, not per connection).
+func (p *presence) connect(u User) *User {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.users[u.ID]
+	kept := &u
+	if st != nil && sameUser(*st.user, u) {
+		kept = st.user
+	}
 	if st == nil {
-		st = &userState{user: u, status: StatusOnline}
+		st = &userState{user: kept, status: StatusOnline}
 		if o := p.others[u.ID]; o != nil && len(o.nodes) > 0 {
 			st.status, st.page = o.info.Status, o.info.CurrentPage // online elsewhere already
 		}
 		p.users[u.ID] = st
 	}
 	st.conns++
-	st.lastSeen = time.Now()
+	st.lastSeen = time.Now().UnixNano()
 	if st.offline != nil {
 		st.offline.Stop() // back within the grace period: nothing happened
 		st.offline = nil
-		return
+		return kept
 	}
 	if st.conns == 1 {
 		p.hub.broadcast(kindUser, userDelta{User: u.ID, Info: p.info(u.ID), Online: true})
@@ -118,6 +123,13 @@ func (p *presence) connect(u User) {
 			p.notify(st)
 		}
 	}
+	return kept
+}
+
+// sameUser reports whether a and b say the same of a user.
+func sameUser(a, b User) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Avatar == b.Avatar &&
+		slices.Equal(a.Roles, b.Roles) && slices.Equal(a.Permissions, b.Permissions)
 }
 
 func (p *presence) onlineElsewhere(userID string) bool {
@@ -135,7 +147,7 @@ func (p *presence) disconnect(u User) {
 		return
 	}
 	st.conns--
-	st.lastSeen = time.Now()
+	st.lastSeen = time.Now().UnixNano()
 	if st.conns > 0 {
 		return
 	}
@@ -158,7 +170,7 @@ func (p *presence) disconnect(u User) {
 
 func (p *presence) notify(st *userState) {
 	if fn := p.hub.cfg.OnPresence; fn != nil {
-		fn(PresenceChange{User: st.user, Status: st.status, CurrentPage: st.page, At: st.lastSeen})
+		fn(PresenceChange{User: *st.user, Status: st.status, CurrentPage: st.page, At: time.Unix(0, st.lastSeen)})
 	}
 }
 
@@ -269,8 +281,10 @@ func (p *presence) setStatus(u User, status, page string) bool {
 	if st == nil || st.conns == 0 {
 		return false
 	}
-	st.status, st.page, st.lastSeen = status, page, time.Now()
-	st.user = u
+	st.status, st.page, st.lastSeen = status, page, time.Now().UnixNano()
+	if !sameUser(*st.user, u) {
+		st.user = &u
+	}
 	p.notify(st)
 	p.hub.broadcast(kindUser, userDelta{User: u.ID, Info: p.info(u.ID), Online: true, Status: true})
 	p.announceStatus(u.ID)
@@ -318,7 +332,7 @@ func (p *presence) inRoom(topic string) []PresenceInfo {
 
 func (p *presence) info(userID string) PresenceInfo {
 	if st := p.users[userID]; st != nil {
-		return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: WireTime{st.lastSeen}}
+		return PresenceInfo{UserID: userID, UserName: st.user.Name, Status: st.status, CurrentPage: st.page, LastSeen: WireTime{time.Unix(0, st.lastSeen)}}
 	}
 	if o := p.others[userID]; o != nil {
 		return o.info

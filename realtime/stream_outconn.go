@@ -26,9 +26,9 @@ type outConn struct {
 	aborted atomic.Bool
 
 	mu       sync.Mutex
+	flushing bool       // a goroutine is writing buf out (beside mu and aborted: no padding word)
 	idle     *sync.Cond // signalled when a flush ends; made by the first wait that needs it
 	buf      []byte     // what the socket did not take, and what was written after it
-	flushing bool       // a goroutine is writing buf out
 	err      error      // the first failure; every later write returns it
 }
 

@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"slices"
-	"sync"
 	"sync/atomic"
 )
 
@@ -32,15 +31,12 @@ type pump struct {
 	out  *outConn
 	done func()
 
-	ctxMu  sync.Mutex      // guards ctx, cancel and over
-	ctx    context.Context // for reading the log during replays; made for the first, ends with the stream
-	cancel context.CancelFunc
-	over   bool // the stream has ended: a replay reads nothing more
+	read atomic.Pointer[readContext] // for reading the log during replays: made for the first; endedRead once the stream ended
 
 	running atomic.Bool // a writer is draining the queue
 	pingDue atomic.Bool
-	ended   sync.Once
-	last    []Message // a closed connection's last messages, for close
+	ended   atomic.Bool // end has run (a sync.Once is three times the size, on every stream)
+	last    []Message   // a closed connection's last messages, for close
 
 	kickFn func() // p.kick, made once: the outbox and outConn point here
 }
@@ -95,7 +91,7 @@ func (p *pump) run(mayWait bool, scratch []Message) []Message {
 			}
 			continue
 		}
-		msgs, replayDue, err := p.c.drain(p.readContext(mayWait), scratch[:0], maxBatch, mayWait)
+		msgs, replayDue, err := p.c.drain(p.readCtx(mayWait), scratch[:0], maxBatch, mayWait)
 		if err != nil { // closed: its last messages, then the end of the stream
 			if mayWait {
 				p.last = msgs
@@ -140,23 +136,37 @@ func (p *pump) run(mayWait bool, scratch []Message) []Message {
 	}
 }
 
-// readContext returns the context a replay reads the log in; a writer that may not wait reads
+// readCtx returns the context a replay reads the log in; a writer that may not wait reads
 // nothing, and gets one that is never used. The stream's own is made on first need: an idle
 // stream, which never replays, keeps none.
-func (p *pump) readContext(mayWait bool) context.Context {
+func (p *pump) readCtx(mayWait bool) context.Context {
 	if !mayWait {
 		return context.Background()
 	}
-	p.ctxMu.Lock()
-	defer p.ctxMu.Unlock()
-	if p.ctx == nil {
-		p.ctx, p.cancel = context.WithCancel(context.Background())
-		if p.over {
-			p.cancel()
+	for {
+		if rc := p.read.Load(); rc != nil {
+			return rc.ctx
 		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if p.read.CompareAndSwap(nil, &readContext{ctx, cancel}) {
+			return ctx
+		}
+		cancel()
 	}
-	return p.ctx
 }
+
+// readContext is a stream's context for reading the log, with what cancels it.
+type readContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// endedRead is the read context of every stream that has ended: cancelled.
+var endedRead = func() *readContext {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return &readContext{ctx, cancel}
+}()
 
 // gone ends a stream whose writes failed: the client left or stalled.
 func (p *pump) gone(mayWait bool) {
@@ -188,16 +198,14 @@ func (p *pump) close() {
 
 // end stops the stream and runs done, once.
 func (p *pump) end() {
-	p.ended.Do(func() {
-		p.c.out.setNotify(nil)
-		p.c.setPing(nil)
-		p.ctxMu.Lock()
-		p.over = true
-		if p.cancel != nil {
-			p.cancel()
-		}
-		p.ctxMu.Unlock()
-		p.sink.close()
-		p.done()
-	})
+	if !p.ended.CompareAndSwap(false, true) {
+		return
+	}
+	p.c.out.setNotify(nil)
+	p.c.setPing(nil)
+	if rc := p.read.Swap(endedRead); rc != nil {
+		rc.cancel()
+	}
+	p.sink.close()
+	p.done()
 }

@@ -55,7 +55,7 @@ func (h *Hub) subscribe(ctx context.Context, c *Conn, ctl control) (control, err
 		// Entered before c.mu is let go: a Disconnect or Unsubscribe waiting for it finds
 		// the topic, and its leave must come after this enter, or the user stays forever.
 		if _, room := RoomOf(ctl.topic); room && added {
-			h.presence.enter(ctl.topic, c.user)
+			h.presence.enter(ctl.topic, *c.user)
 		}
 		c.mu.Unlock()
 		return ctl, nil
@@ -86,7 +86,7 @@ func (h *Hub) Unsubscribe(c *Conn, topic, why string) error {
 	c.mu.Unlock()
 	h.release(t)
 	if _, room := RoomOf(topic); room {
-		h.presence.leave(topic, c.user)
+		h.presence.leave(topic, *c.user)
 	}
 	return nil
 }

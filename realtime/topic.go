@@ -10,23 +10,29 @@ import (
 // topic is the hub's live state for one topic on this node: who is subscribed, and how far
 // the durable frames delivered to them have come. It exists while it has subscribers.
 type topic struct {
-	name  string
-	ready chan struct{} // closed once id and head are loaded (or loading failed), then nil; under the shard's lock
-	err   error         // loading error; set before ready is closed
-	id    int64         // durable id; set before ready is closed
+	name    string
+	loading *topicLoad // until id and head are loaded, then nil; under the shard's lock
+	id      int64      // durable id; set before loading ends
 
 	mu      sync.Mutex // guards the fields below; taken after Conn.mu, before outbox.mu
 	subs    []*Conn
-	index   map[*Conn]int // position of each subscriber in subs; only while there are many
-	head    uint64        // offset of the last durable frame delivered
-	loaded  bool
+	index   map[*Conn]int     // position of each subscriber in subs; only while there are many
+	head    uint64            // offset of the last durable frame delivered
 	pending map[uint64]*Frame // durable frames that arrived ahead of head+1
-	filling bool              // a gap fill is scheduled
-	dead    bool              // removed from the hub; look it up again
+	loaded  bool
+	filling bool // a gap fill is scheduled
+	dead    bool // removed from the hub; look it up again
+}
+
+// topicLoad is a topic's loading while it lasts: a loaded topic keeps none (every user's own
+// topic would).
+type topicLoad struct {
+	done chan struct{} // closed once loading ended
+	err  error         // set before done is closed
 }
 
 func newTopic(name string) *topic {
-	return &topic{name: name, ready: make(chan struct{})}
+	return &topic{name: name, loading: &topicLoad{done: make(chan struct{})}}
 }
 
 // indexFrom is how many subscribers a topic has before it indexes them: a user's own topic,

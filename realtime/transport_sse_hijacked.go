@@ -39,12 +39,7 @@ func serveParked(nc net.Conn, header http.Header, c *Conn, o SSEOptions, done fu
 		done()
 		return err
 	}
-	c.OnAbort(s.out.abort)
-	raw := s.out.raw // the socket itself, or nil under TLS: then the socket under it
-	if raw == nil {
-		raw = socketOf(nc)
-	}
-	s.watch = watchHangup(raw, s.out, c)
+	s.watch = watchHangup(s.socket(), s.out, c)
 	startPump(c, s, s.out, done)
 	return nil
 }
@@ -65,8 +60,16 @@ func (s *sseSink) heartbeat() error {
 }
 
 func (s *sseSink) close() {
-	s.watch.stop()
+	s.watch.stop(s.socket())
 	s.out.Close()
+}
+
+// socket returns the stream's socket: the connection itself, or under TLS the one under it.
+func (s *sseSink) socket() syscall.RawConn {
+	if s.out.raw != nil {
+		return s.out.raw
+	}
+	return socketOf(s.out.Conn)
 }
 
 // socketOf returns the socket under nc (under TLS too: a hang-up shows on the TCP socket), or

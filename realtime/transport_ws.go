@@ -75,7 +75,7 @@ func ServeWS(w http.ResponseWriter, r *http.Request, c *Conn, o WSOptions, done 
 	s := &wsSink{c: c, ws: ws, out: out, heartbeatWithin: c.hub.cfg.Heartbeat, deflate: deflate}
 	c.OnAbort(func() { s.closeWith(wsCloseStatus(c)) })
 	p := startPump(c, s, out, done)
-	go s.readClient(p.readContext(true), p.kick, o.Handle)
+	go s.readClient(p.readCtx(true), p.kick, o.Handle)
 	return nil
 }
 
