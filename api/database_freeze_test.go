@@ -34,7 +34,10 @@ func TestDatabaseFreeze(t *testing.T) {
 	u.Host = proxy.Addr()
 	cfg.URL = u.String()
 	e := startEnv(t, nil, ownDatabase(cfg), inCluster(cfg.URL), withAPI(func(c *api.Config) { c.DBTimeout = db.DefaultTimeout }),
-		withHub(func(h *realtime.Config) { h.Heartbeat = 100 * time.Millisecond }))
+		// Heartbeats come often enough to see the streams served during the freeze; not at
+		// 100 ms: a WebSocket's pong is due within one interval, which a loaded CI host (race
+		// detector, browser tests beside it) once missed, and the server rightly let it go.
+		withHub(func(h *realtime.Config) { h.Heartbeat = time.Second }))
 	t.Cleanup(proxy.Thaw) // before the server stops
 	sse := e.dialSSE(e.token("alice", "Alice"), "rooms=general")
 	ws := e.dialWS(e.token("bob", "Bob"), "rooms=general")
