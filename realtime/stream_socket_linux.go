@@ -14,8 +14,8 @@ import (
 
 // socketFD is a parked stream's TCP socket held by its descriptor alone. The net.Conn the HTTP
 // server accepted it as is closed once the descriptor is duplicated, which frees its netFD, its
-// two addresses and its entry in the runtime's poller (~0.5 KiB a stream, half of it outside the
-// heap). Writes that must not wait are made on the descriptor (SyscallConn, as on a net.Conn);
+// two addresses and its entry in the runtime's poller, outside the heap (measured: ~1.1 KiB of
+// RSS a stream in all). Writes that must not wait are made on the descriptor (SyscallConn, as on a net.Conn);
 // one that must wait, and a read, go through a net.Conn made for it (net.FileConn) on first
 // need and kept until the socket closes: only a slow client's stream pays for one again.
 type socketFD struct {
@@ -26,8 +26,8 @@ type socketFD struct {
 
 // socketWaiter is what a socketFD keeps only once something had to wait on it.
 type socketWaiter struct {
-	nc                     net.Conn // nil until a read or write needs it
-	readDeadline, deadline time.Time
+	nc                          net.Conn // nil until a read or write needs it
+	readDeadline, writeDeadline time.Time
 }
 
 // detachSocket returns a socketFD for nc's socket and closes nc, where nc is a TCP connection
@@ -90,7 +90,7 @@ func (s *socketFD) waiting() (net.Conn, error) {
 		return nil, err
 	}
 	_ = nc.SetReadDeadline(s.w.readDeadline)
-	_ = nc.SetWriteDeadline(s.w.deadline)
+	_ = nc.SetWriteDeadline(s.w.writeDeadline)
 	s.w.nc = nc
 	return nc, nil
 }
@@ -114,36 +114,17 @@ func (s *socketFD) Read(b []byte) (int, error) {
 }
 
 // SetDeadline sets both deadlines.
-func (s *socketFD) SetDeadline(t time.Time) error {
-	if err := s.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return s.SetWriteDeadline(t)
-}
+func (s *socketFD) SetDeadline(t time.Time) error { return s.setDeadlines(true, true, t) }
 
 // SetWriteDeadline sets the deadline of waiting writes, also of one waiting now.
-func (s *socketFD) SetWriteDeadline(t time.Time) error {
-	return s.setDeadline(func(w *socketWaiter) error {
-		w.deadline = t
-		if w.nc != nil {
-			return w.nc.SetWriteDeadline(t)
-		}
-		return nil
-	})
-}
+func (s *socketFD) SetWriteDeadline(t time.Time) error { return s.setDeadlines(false, true, t) }
 
 // SetReadDeadline sets the deadline of reads, also of one waiting now.
-func (s *socketFD) SetReadDeadline(t time.Time) error {
-	return s.setDeadline(func(w *socketWaiter) error {
-		w.readDeadline = t
-		if w.nc != nil {
-			return w.nc.SetReadDeadline(t)
-		}
-		return nil
-	})
-}
+func (s *socketFD) SetReadDeadline(t time.Time) error { return s.setDeadlines(true, false, t) }
 
-func (s *socketFD) setDeadline(set func(*socketWaiter) error) error {
+// setDeadlines keeps t as the read and/or write deadline, for the connection waits go through
+// now or once it is made.
+func (s *socketFD) setDeadlines(read, write bool, t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fd < 0 {
@@ -152,7 +133,22 @@ func (s *socketFD) setDeadline(set func(*socketWaiter) error) error {
 	if s.w == nil {
 		s.w = &socketWaiter{}
 	}
-	return set(s.w)
+	if read {
+		s.w.readDeadline = t
+	}
+	if write {
+		s.w.writeDeadline = t
+	}
+	if s.w.nc == nil {
+		return nil
+	}
+	if read && write {
+		return s.w.nc.SetDeadline(t)
+	}
+	if read {
+		return s.w.nc.SetReadDeadline(t)
+	}
+	return s.w.nc.SetWriteDeadline(t)
 }
 
 // SetLinger sets SO_LINGER, as net.TCPConn's SetLinger (0: closing resets the connection).
