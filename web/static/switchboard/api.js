@@ -16,9 +16,11 @@ export class Api {
     return { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' }
   }
 
-  // call makes one request with token; errors carry status, code, field and retryAfter.
+  // call makes one request with token; errors carry status, code, field and retryAfter. The
+  // browser's HTTP cache is bypassed: answers are live state, and Chromium holds a GET while
+  // an identical one is under way, so one slow answer would stall every later read of it.
   async call (method, path, body, token = this.token) {
-    const res = await fetch(this.url + path, { method, headers: this.headers(token), body: body && JSON.stringify(body) })
+    const res = await fetch(this.url + path, { method, headers: this.headers(token), body: body && JSON.stringify(body), cache: 'no-store' })
     const out = res.status === 204 ? null : await res.json().catch(() => null)
     if (res.ok) return out
     const { status, error = {}, retryAfter } = answer(res, out)
