@@ -25,6 +25,8 @@ export class Chat {
     this.typers = new Map() // user id → {name, timer}
     this.before = '' // next_before of the oldest page shown
     this.loaded = false
+    this.gen = 0 // reloads started: only the latest one's page is shown
+    this.settled = 0 // the latest reload that has finished, shown or not
 
     this.box.addEventListener('scroll', () => { if (this.box.scrollTop < 60) this.loadOlder() })
     this.older.addEventListener('click', () => this.loadOlder())
@@ -51,7 +53,9 @@ export class Chat {
     sb.on('chat_message_deleted', here((d) => this.gone(d.id)))
     sb.on('user_typing_start', here((d) => this.typing(d, true)))
     sb.on('user_typing_stop', here((d) => this.typing(d, false)))
-    sb.on('reset', here(() => this.reload()))
+    // A reset names the room whose history has a gap; one without a topic (a cursor the server
+    // refused, a tab back from the background) covers every room.
+    sb.on('reset', (ev) => (ev.room === this.room || !ev.data?.topic) && this.reload())
     sb.on('open', () => { if (!this.loaded) this.reload() })
     document.addEventListener('visibilitychange', () => { if (!document.hidden) this.markRead() })
   }
@@ -96,17 +100,22 @@ export class Chat {
   }
 
   // reload replaces what is shown with the room's latest page (on open, and on reset), keeping
-  // what the stream delivered meanwhile.
+  // what the stream delivered meanwhile. Reloads may overlap (the stream opens while a room's
+  // join is under way, a reset comes during one): only the last one started is shown, so an
+  // earlier one finishing late cannot replace what a later one, or an older page, put there.
   async reload () {
     const room = this.room
+    const gen = ++this.gen
     let page
     try {
       page = await this.sb.history(room, { limit: PAGE })
     } catch (e) {
-      if (this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
+      if (gen === this.gen && this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
       return // retried when the connection opens
+    } finally {
+      this.settled = Math.max(this.settled, gen)
     }
-    if (room !== this.room) return
+    if (room !== this.room || gen !== this.gen) return
     const pending = [...this.list.querySelectorAll('li[data-status=sending]')]
     // Messages the stream brought while the page was read are newer than its newest: kept.
     const newest = Math.max(0, ...page.messages.map((m) => m.seq))
@@ -126,13 +135,17 @@ export class Chat {
     this.markRead()
   }
 
+  // loadOlder adds the page before the oldest shown. While the latest reload is under way it
+  // does nothing, and a page read while one started is dropped: that reload replaces the list
+  // (the view is then at its latest messages, and scrolling up asks again).
   async loadOlder () {
-    if (!this.before || this.loading) return
+    if (!this.before || this.loading || this.settled < this.gen) return
     this.loading = true
     const room = this.room
+    const gen = this.gen
     try {
       const page = await this.sb.history(room, { before: this.before, limit: PAGE })
-      if (room !== this.room) return
+      if (room !== this.room || gen !== this.gen) return
       const height = this.box.scrollHeight
       for (const m of page.messages) this.receive(m, true)
       this.setBefore(page.next_before)

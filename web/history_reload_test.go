@@ -1,0 +1,99 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The app reloads a room's latest page when the room opens and when the stream reports a gap.
+// These tests hold a reload's answer on the server, or cut the stream with a cursor the server
+// will refuse, and check what the page ends up showing.
+
+// A latest page that answers late — after Alice left the room, came back (a second reload) and
+// scrolled up to its older messages — is dropped: it must not replace what was shown since.
+func TestLateLatestPageReplacesNothingNewer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	var armed atomic.Bool
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // the server's shutdown waits for the held request
+	s.onRequest = func(r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/api/rooms/general/messages" &&
+			r.URL.Query().Get("before") == "" && armed.CompareAndSwap(true, false) {
+			held <- struct{}{}
+			<-release
+		}
+	}
+	s.start()
+	authors := []string{"Bob", "Carol", "Dave", "Erin", "Finn"} // under each user's rate limit
+	var history []string
+	for i := 1; i <= 45; i++ {
+		text := fmt.Sprintf("History %02d", i)
+		s.post(authors[i%len(authors)], "general", text)
+		history = append(history, text)
+	}
+	s.post("Alice", "random", "Alice was here")
+
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/", "Alice")
+	latest := `document.querySelector('#room-title').textContent === '#general' &&
+		document.querySelectorAll('#messages .msg').length === 30 && ` + allOnce(history[15:]...)
+	alice.until("general's latest page is shown", latest)
+	inRandom := `document.querySelector('#room-title').textContent === '#random' && ` + allOnce("Alice was here")
+
+	armed.Store(true)
+	alice.do("opening random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	alice.until("random is shown", inRandom)
+	alice.do("back to general", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
+	select {
+	case <-held:
+	case <-time.After(wait):
+		t.Fatal("general's latest page was never asked for")
+	}
+	alice.do("random again", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	alice.until("random is shown", inRandom)
+	alice.do("general again", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
+	alice.until("general's latest page is shown (the second reload)", latest)
+	alice.do("scrolling up", chromedp.Evaluate[chromedp.Void](`document.querySelector('#messages-box').scrollTop = 0`))
+	whole := fmt.Sprintf(`document.querySelector('#load-older').hidden &&
+		[...document.querySelectorAll('#messages .msg .text')].map(e => e.textContent).join() === %s`, js(strings.Join(history, ",")))
+	alice.until("the older page is shown, in order", whole)
+
+	free()
+	alice.until("the late page has arrived", `performance.getEntriesByType('resource').
+		filter((e) => /\/api\/rooms\/general\/messages\?limit=30$/.test(e.name)).length === 3`)
+	// A negative: what the late page would do, it does at once; give it a second.
+	if !eval[bool](alice, `new Promise((ok) => setTimeout(() => ok(`+whole+`), 1000))`, chromedp.EvalAwaitPromise) {
+		t.Fatalf("the late page replaced the view: %s", alice.state())
+	}
+}
+
+// A cursor the server refuses means the stream cannot say what it missed: the open room is
+// reloaded, so a message posted while the stream was silent is shown all the same.
+func TestRefusedCursorReloadsTheOpenRoom(t *testing.T) {
+	t.Parallel()
+	s, proxy := resilient(t)
+	s.post("Bob", "general", "Before")
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(proxy.url+"/", "Alice")
+	alice.until("the room is shown", allOnce("Before"))
+	id := eval[string](alice, `switchboard.connectionId`)
+
+	if n := proxy.blackhole("/ws"); n != 1 {
+		t.Fatalf("%d WebSocket streams to silence, want 1", n)
+	}
+	s.post("Bob", "general", "Posted while the stream was silent")
+	alice.do("spoiling the cursor", chromedp.Evaluate[chromedp.Void](`switchboard.cursor = 'AAAA-not-a-cursor'`))
+	proxy.kill("/ws")
+	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+	alice.until("the room is reloaded", allOnce("Before", "Posted while the stream was silent"))
+}
