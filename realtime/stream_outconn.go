@@ -44,7 +44,7 @@ func newOutConn(nc net.Conn, timeout time.Duration) *outConn {
 // attach makes nc the connection written to.
 func (c *outConn) attach(nc net.Conn, timeout time.Duration) {
 	c.Conn, c.timeout = nc, timeout
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 		}
@@ -170,7 +170,7 @@ func (c *outConn) tryWrite(b []byte) (n int, err error) {
 	var werr error
 	rerr := c.raw.Write(func(fd uintptr) bool {
 		for {
-			n, werr = syscall.Write(int(fd), b)
+			n, werr = writeFD(fd, b)
 			if werr != syscall.EINTR {
 				return true // never wait for the socket here: that is flush's job
 			}
