@@ -21,8 +21,16 @@ func TestShutdownClosesStreams(t *testing.T) {
 		ws := e.dialWS(alice, "rooms=general")
 		p := e.dialPoll(alice, "timeout=5")
 		connectedOf(t, p)
+		c, ok := e.hub.Conn(p.id)
+		if !ok {
+			t.Fatal("the long-poll connection is not in the hub")
+		}
+		before := c.Info().LastActive
 		polled := make(chan []envelope, 1)
 		go func() { polled <- p.poll(t) }()
+		// A poll that arrives once shutdown has begun is refused (503 shutting_down): this one
+		// must be waiting first. A poll that starts waiting marks the connection active.
+		waitUntil(t, "the poll to wait", func() bool { return !c.Info().LastActive.Equal(before.Time) })
 
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
