@@ -128,6 +128,7 @@ export interface Events {
   chat_message_deleted: Envelope<{ id: string, room: string, seq: number, deleted_by: string }>
   room_joined: Envelope<{ room: string, topic: string }>
   room_left: Envelope<{ room: string, topic: string, reason?: string, status?: number, message?: string }>
+  /** A gap in what was delivered: reload over REST what you show of topic (of every topic when it has none: a refused cursor, a tab back from the background). */
   reset: Envelope<{ topic?: string, room?: string, reason: string }>
   kicked: Envelope<{ reason: string }>
   token_expired: Envelope<{ expired_at: string }>
