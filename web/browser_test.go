@@ -266,13 +266,7 @@ func TestExpiredTokenAsksForANewOneAndResumes(t *testing.T) {
 func TestHistoryOnScrollAndUnreadCounts(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	authors := []string{"Bob", "Carol", "Dave", "Erin", "Finn"} // under each user's rate limit
-	var history []string
-	for i := 1; i <= 45; i++ {
-		text := fmt.Sprintf("History %02d", i)
-		s.post(authors[i%len(authors)], "general", text)
-		history = append(history, text)
-	}
+	history := s.postHistory("general", 45)
 	s.post("Alice", "random", "Alice was here") // Alice becomes a member of random
 	s.post("Bob", "random", "Unread one")
 	s.post("Carol", "random", "Unread two")

@@ -34,13 +34,7 @@ func TestLateLatestPageReplacesNothingNewer(t *testing.T) {
 		}
 	}
 	s.start()
-	authors := []string{"Bob", "Carol", "Dave", "Erin", "Finn"} // under each user's rate limit
-	var history []string
-	for i := 1; i <= 45; i++ {
-		text := fmt.Sprintf("History %02d", i)
-		s.post(authors[i%len(authors)], "general", text)
-		history = append(history, text)
-	}
+	history := s.postHistory("general", 45)
 	s.post("Alice", "random", "Alice was here")
 
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
@@ -96,4 +90,17 @@ func TestRefusedCursorReloadsTheOpenRoom(t *testing.T) {
 	proxy.kill("/ws")
 	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 	alice.until("the room is reloaded", allOnce("Before", "Posted while the stream was silent"))
+}
+
+// postHistory posts n messages to room from several users (each stays under its rate limit),
+// "History 01" first, and returns their texts in order.
+func (s *server) postHistory(room string, n int) []string {
+	authors := []string{"Bob", "Carol", "Dave", "Erin", "Finn"}
+	history := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
+		text := fmt.Sprintf("History %02d", i)
+		s.post(authors[i%len(authors)], room, text)
+		history = append(history, text)
+	}
+	return history
 }
