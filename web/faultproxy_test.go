@@ -22,7 +22,8 @@ import (
 // faultProxy stands between Chromium and a server and misbehaves on purpose, per stream path
 // (/ws, /events, /poll): it black-holes open streams (stops forwarding both ways and keeps the
 // sockets), answers a chosen status with Retry-After, kills streams a while after they opened,
-// or refuses WebSocket upgrades as a corporate proxy does. Everything else passes untouched.
+// or refuses WebSocket upgrades as a corporate proxy does. Everything else passes untouched,
+// except an answer it was asked to hold back (holdNext), as a slow network would.
 // It also hands out tokens of a chosen lifetime at /_test/token?ttl=…, as an app's own backend
 // would, for clients with getToken.
 type faultProxy struct {
@@ -37,6 +38,7 @@ type faultProxy struct {
 	streams []*proxiedStream       // every stream request passed through, live or not
 	opened  map[string][]time.Time // stream requests by path (handshakes, not status checks)
 	checks  map[string]int         // status checks by path: plain GETs of /ws, fetches of /events
+	held    map[string]heldAnswer  // by path: its next answer waits (holdNext)
 }
 
 // fault is how the proxy treats the requests of one path.
@@ -64,7 +66,8 @@ type streamKey struct{}
 
 func newFaultProxy(t *testing.T, s *server) *faultProxy {
 	t.Helper()
-	p := &faultProxy{t: t, srv: s, faults: map[string]fault{}, opened: map[string][]time.Time{}, checks: map[string]int{}}
+	p := &faultProxy{t: t, srv: s, faults: map[string]fault{}, opened: map[string][]time.Time{}, checks: map[string]int{},
+		held: map[string]heldAnswer{}}
 	backend := &url.URL{Scheme: "http", Host: s.addr}
 	dialer := &net.Dialer{}
 	p.rp = &httputil.ReverseProxy{
@@ -83,8 +86,9 @@ func newFaultProxy(t *testing.T, s *server) *faultProxy {
 				return c, err
 			},
 		},
-		FlushInterval: -1,
-		ErrorLog:      log.New(io.Discard, "", 0),
+		ModifyResponse: p.holdAnswer,
+		FlushInterval:  -1,
+		ErrorLog:       log.New(io.Discard, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			w.WriteHeader(http.StatusBadGateway)
 		},
@@ -179,6 +183,39 @@ func (p *faultProxy) set(path string, f fault) {
 // answer makes requests of path answer status, with Retry-After retryAfter, for d.
 func (p *faultProxy) answer(path string, status, retryAfter int, d time.Duration) {
 	p.set(path, fault{status: status, retryAfter: retryAfter, until: time.Now().Add(d)})
+}
+
+// holdNext holds the server's next answer to a request of path on the way back, as a slow
+// network would: the page gets it, as the server wrote it then, only once release is called.
+// arrived is closed when the server has answered.
+func (p *faultProxy) holdNext(path string) (arrived <-chan struct{}, release func()) {
+	h := heldAnswer{arrived: make(chan struct{}), release: make(chan struct{})}
+	p.mu.Lock()
+	p.held[path] = h
+	p.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.release) }) }
+	p.t.Cleanup(release)
+	return h.arrived, release
+}
+
+// heldAnswer is an answer holdNext asked to hold.
+type heldAnswer struct {
+	arrived chan struct{} // closed when the server has answered
+	release chan struct{} // closed to pass the answer on
+}
+
+// holdAnswer is the reverse proxy's ModifyResponse: the answer holdNext asked for waits.
+func (p *faultProxy) holdAnswer(res *http.Response) error {
+	p.mu.Lock()
+	h, ok := p.held[res.Request.URL.Path]
+	delete(p.held, res.Request.URL.Path)
+	p.mu.Unlock()
+	if ok {
+		close(h.arrived)
+		<-h.release
+	}
+	return nil
 }
 
 // live returns the streams of path that are still being forwarded.

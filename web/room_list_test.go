@@ -134,3 +134,51 @@ func callJSON(t *testing.T, s *server, token, method, path string, body any, wan
 		t.Fatalf("%s %s: %v: %s", method, path, err, raw)
 	}
 }
+
+// A room list that answers late — after a later one, and after Alice read a room in between —
+// is not shown: the unread count it carries is out of date.
+func TestLateRoomListKeepsNewerCounts(t *testing.T) {
+	t.Parallel()
+	s, proxy := resilient(t)
+	s.post("Alice", "random", "Alice was here") // Alice is a member of random
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(proxy.url+"/", "Alice")
+	inGeneral := `document.querySelector('#room-title').textContent === '#general'`
+	alice.until("general is open", inGeneral)
+	s.post("Bob", "random", "Unread one")
+	unread := `document.querySelector('[data-room=random] .unread')?.textContent`
+	alice.until("random counts it", unread+` === '1'`)
+	reconnect := func() {
+		t.Helper()
+		id := eval[string](alice, `switchboard.connectionId`)
+		if n := proxy.kill("/ws"); n != 1 {
+			t.Fatalf("%d WebSocket streams to cut, want 1", n)
+		}
+		alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+	}
+
+	arrived, release := proxy.holdNext("/api/rooms")
+	reconnect() // the room list is read again: its answer (random: 1 unread) is held
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the room list was not read again on reconnect")
+	}
+	alice.do("reading random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	alice.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unread+` === undefined`)
+	waitFor(t, "the read to be recorded", func() bool {
+		return eval[int](alice, `switchboard.request('GET', '/api/rooms/random').then((r) => r.unread_count)`, chromedp.EvalAwaitPromise) == 0
+	})
+	alice.do("back to general", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
+	alice.until("general is open", inGeneral)
+	reconnect() // read again: this answer (random: nothing unread) is shown
+	lists := `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/rooms')).length`
+	alice.until("the second list has arrived", lists+` === 2`)
+
+	release()
+	alice.until("the late list has arrived", lists+` === 3`)
+	// A negative: what the late list would do, it does at once; give it a second.
+	if got := eval[string](alice, `new Promise((ok) => setTimeout(() => ok(String(`+unread+`)), 1000))`, chromedp.EvalAwaitPromise); got != "undefined" {
+		t.Fatalf("random shows %s unread after the late list, want none", got)
+	}
+}

@@ -32,6 +32,7 @@ export class Rooms {
     this.onJoinable = () => {} // called with the key of a private room you were made a member of
     this.rooms = new Map() // key → room summary
     this.current = ''
+    this.loads = 0 // loads started: only the latest one's answer is shown
     this.list = $('#room-list')
     this.pending = new Map() // key → timer of a refresh asked for
     this.unreadOf = new Set() // keys of rooms whose next refresh takes the server's unread count
@@ -57,13 +58,18 @@ export class Rooms {
   }
 
   // load fetches the rooms the user may see; it returns the keys of those they are a member of.
+  // Loads may overlap (a reconnect, a reset): only the last one started is shown, since an
+  // answer that comes in late may predate what was read meanwhile.
   async load () {
+    const gen = ++this.loads
     const { rooms } = await this.sb.request('GET', '/api/rooms')
-    const shown = this.rooms.get(this.current)
-    this.rooms = new Map(rooms.map((r) => [r.key, r]))
-    if (shown) this.upsert({ ...shown, ...this.rooms.get(this.current), unread_count: 0 }) // marked read as it arrives
-    this.render()
-    this.onChange(this.current)
+    if (gen === this.loads) {
+      const shown = this.rooms.get(this.current)
+      this.rooms = new Map(rooms.map((r) => [r.key, r]))
+      if (shown) this.upsert({ ...shown, ...this.rooms.get(this.current), unread_count: 0 }) // marked read as it arrives
+      this.render()
+      this.onChange(this.current)
+    }
     return rooms.filter((r) => r.my_role).map((r) => r.key)
   }
 
