@@ -72,7 +72,8 @@ func TestLateLatestPageReplacesNothingNewer(t *testing.T) {
 }
 
 // A cursor the server refuses means the stream cannot say what it missed: the open room is
-// reloaded, so a message posted while the stream was silent is shown all the same.
+// reloaded, so a message posted while the stream was silent (black-holed by a proxy) is shown
+// all the same.
 func TestRefusedCursorReloadsTheOpenRoom(t *testing.T) {
 	t.Parallel()
 	s, proxy := resilient(t)
@@ -87,7 +88,7 @@ func TestRefusedCursorReloadsTheOpenRoom(t *testing.T) {
 	}
 	s.post("Bob", "general", "Posted while the stream was silent")
 	alice.do("spoiling the cursor", chromedp.Evaluate[chromedp.Void](`switchboard.cursor = 'AAAA-not-a-cursor'`))
-	proxy.kill("/ws")
+	// The client notices the silence (2 heartbeats + 1 s) and reconnects with that cursor.
 	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 	alice.until("the room is reloaded", allOnce("Before", "Posted while the stream was silent"))
 }
