@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -47,4 +48,48 @@ func TestOnlineListTruncatesLongNamesAndStartsDirectMessages(t *testing.T) {
 	alice.until("she reads it", allOnce("Hi Alice, a word in private")+` && document.querySelector('#room-title').textContent === `+js(long))
 	fits(t, alice, "in a direct room with a long name")
 	shoot(t, "direct-message", alice, max)
+}
+
+// Who is online is read when a room opens and on every reconnect, while the stream goes on
+// saying who comes, goes and changes status: an answer read before such a change but coming
+// in after it must not undo it.
+func TestOnlineListKeepsChangesMadeWhileItLoads(t *testing.T) {
+	t.Parallel()
+	s, proxy := resilient(t)
+	s.post("Carol", "general", "Hello")
+	b := newBrowser(t)
+	alice, bob := newPage(t, b, "Alice", 1024, 768), newPage(t, b, "Bob", 1024, 768)
+	alice.signIn(proxy.url+"/", "Alice")
+	alice.until("general is loaded", allOnce("Hello"))
+	const path = "/api/rooms/general/presence"
+	loaded := `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('` + path + `')).length`
+	// Alice's reads of who is online (one or two, as the page opens) are all in: only Alice's
+	// reach the server so far.
+	waitFor(t, "Alice's reads of who is online", func() bool { return eval[int](alice, loaded) == s.requests(path) })
+	bob.signIn(s.base()+"/", "Bob") // not through the proxy: his stream stays
+	bobAway := `document.querySelector('#online-list [data-user=bob][data-status=away]') !== null`
+	alice.until("Bob is online", `document.querySelector('#online-list [data-user=bob][data-status=online]') !== null`)
+	before := eval[int](alice, loaded)
+
+	arrived, release := proxy.holdNext(path)
+	id := eval[string](alice, `switchboard.connectionId`)
+	if n := proxy.kill("/ws"); n != 1 {
+		t.Fatalf("%d WebSocket streams to cut, want 1", n)
+	}
+	select { // the reconnect reads who is online again: the answer (Bob online) is held
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("who is online was not read again on reconnect")
+	}
+	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+	bob.do("setting his status", chromedp.Evaluate[chromedp.Void](
+		`(s => { s.value = 'away'; s.dispatchEvent(new Event('change')) })(document.querySelector('#my-status'))`))
+	alice.until("Alice sees Bob away", bobAway)
+
+	release()
+	alice.until("the held answer has arrived", fmt.Sprintf(`%s === %d`, loaded, before+1))
+	// A negative: what the late answer would do, it does at once; give it a second.
+	if !eval[bool](alice, `new Promise((ok) => setTimeout(() => ok(`+bobAway+`), 1000))`, chromedp.EvalAwaitPromise) {
+		t.Fatalf("the late answer undid Bob's status: %s", eval[string](alice, `document.querySelector('#online-list').innerHTML`))
+	}
 }

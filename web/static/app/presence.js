@@ -10,27 +10,41 @@ export class Presence {
     this.room = ''
     this.users = new Map() // user id → {user_id, user_name, status}
     this.count = 0
-    const mine = (fn) => (ev) => ev.room === this.room && fn(ev.data)
-    sb.on('user_joined', mine((u) => { this.users.set(u.user_id, u); this.render() }))
-    sb.on('user_presence', mine((u) => { this.users.set(u.user_id, u); this.render() }))
-    sb.on('user_left', mine((u) => { this.users.delete(u.user_id); this.render() }))
-    sb.on('room_info', mine((d) => { this.count = d.online_count; this.render() }))
+    this.since = null // the open room's events that came while its presence was loading
+    const on = (type, apply) => sb.on(type, (ev) => {
+      if (ev.room !== this.room) return
+      apply(ev.data)
+      this.since?.push([apply, ev.data])
+      this.render()
+    })
+    on('user_joined', (u) => this.users.set(u.user_id, u))
+    on('user_presence', (u) => this.users.set(u.user_id, u))
+    on('user_left', (u) => this.users.delete(u.user_id))
+    on('room_info', (d) => { this.count = d.online_count })
   }
 
-  // show switches to a room and loads who is there now (presence is never replayed).
+  // show switches to a room and loads who is there now (presence is never replayed). The
+  // answer may be older than events that came while it loaded: they are applied again on top
+  // of it, in order (each sets what it says, so one the answer already holds changes nothing).
+  // Of overlapping loads only the last one started is shown.
   async show (room) {
     this.room = room
     this.users.clear()
     this.count = 0
     this.render()
+    const since = []
+    this.since = since
     try {
       const p = await this.sb.request('GET', `/api/rooms/${encodeURIComponent(room)}/presence`)
-      if (room !== this.room) return
+      if (this.since !== since) return
       this.users = new Map(p.users.map((u) => [u.user_id, u]))
       this.count = p.online_count
+      for (const [apply, data] of since) apply(data)
       this.render()
     } catch (e) {
       console.warn('presence of', room, e)
+    } finally {
+      if (this.since === since) this.since = null
     }
   }
 
