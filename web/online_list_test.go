@@ -72,16 +72,12 @@ func TestOnlineListKeepsChangesMadeWhileItLoads(t *testing.T) {
 	before := eval[int](alice, loaded)
 
 	arrived, release := proxy.holdNext(path)
-	id := eval[string](alice, `switchboard.connectionId`)
-	if n := proxy.kill("/ws"); n != 1 {
-		t.Fatalf("%d WebSocket streams to cut, want 1", n)
-	}
-	select { // the reconnect reads who is online again: the answer (Bob online) is held
+	reconnect(t, proxy, alice)
+	select { // the reconnect read who is online again: the answer (Bob online) is held
 	case <-arrived:
 	case <-time.After(wait):
 		t.Fatal("who is online was not read again on reconnect")
 	}
-	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 	bob.do("setting his status", chromedp.Evaluate[chromedp.Void](
 		`(s => { s.value = 'away'; s.dispatchEvent(new Event('change')) })(document.querySelector('#my-status'))`))
 	alice.until("Alice sees Bob away", bobAway)

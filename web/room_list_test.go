@@ -148,22 +148,8 @@ func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 	s.post("Bob", "random", "Unread one")
 	unread := `document.querySelector('[data-room=random] .unread')?.textContent`
 	alice.until("random counts it", unread+` === '1'`)
-	reconnect := func() {
-		t.Helper()
-		id := eval[string](alice, `switchboard.connectionId`)
-		if n := proxy.kill("/ws"); n != 1 {
-			t.Fatalf("%d WebSocket streams to cut, want 1", n)
-		}
-		alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
-	}
 
-	arrived, release := proxy.holdNext("/api/rooms")
-	reconnect() // the room list is read again: its answer (random: 1 unread) is held
-	select {
-	case <-arrived:
-	case <-time.After(wait):
-		t.Fatal("the room list was not read again on reconnect")
-	}
+	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
 	alice.do("reading random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
 	alice.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unread+` === undefined`)
 	waitFor(t, "the read to be recorded", func() bool {
@@ -171,14 +157,64 @@ func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 	})
 	alice.do("back to general", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
 	alice.until("general is open", inGeneral)
-	reconnect() // read again: this answer (random: nothing unread) is shown
-	lists := `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/rooms')).length`
-	alice.until("the second list has arrived", lists+` === 2`)
+	reconnect(t, proxy, alice) // the list is read again: this answer (random: nothing unread) is shown
+	alice.until("the second list has arrived", roomLists+` === 2`)
 
 	release()
-	alice.until("the late list has arrived", lists+` === 3`)
+	alice.until("the late list has arrived", roomLists+` === 3`)
 	// A negative: what the late list would do, it does at once; give it a second.
 	if got := eval[string](alice, `new Promise((ok) => setTimeout(() => ok(String(`+unread+`)), 1000))`, chromedp.EvalAwaitPromise); got != "undefined" {
 		t.Fatalf("random shows %s unread after the late list, want none", got)
 	}
+}
+
+// The stream counts a room's unread messages while the room list loads; the list's answer,
+// read before the latest of them, must not undo that count.
+func TestRoomListCountsMessagesThatCameWhileItLoaded(t *testing.T) {
+	t.Parallel()
+	s, proxy := resilient(t)
+	s.post("Alice", "random", "Alice was here") // Alice is a member of random
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(proxy.url+"/", "Alice")
+	s.post("Bob", "random", "Unread one")
+	unread := `document.querySelector('[data-room=random] .unread')?.textContent`
+	alice.until("random counts it", unread+` === '1'`)
+	lists := eval[int](alice, roomLists)
+
+	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
+	s.post("Bob", "random", "Unread two")
+	alice.until("random counts it", unread+` === '2'`)
+	release()
+	alice.until("the held list has arrived", fmt.Sprintf(`%s === %d`, roomLists, lists+1))
+	// A negative: what the late list would do, it does at once; give it a second.
+	if got := eval[string](alice, `new Promise((ok) => setTimeout(() => ok(String(`+unread+`)), 1000))`, chromedp.EvalAwaitPromise); got != "2" {
+		t.Fatalf("random shows %s unread once the list arrived, want 2", got)
+	}
+}
+
+// roomLists is a JavaScript expression: how many room lists (GET /api/rooms) the page has read.
+const roomLists = `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/rooms')).length`
+
+// holdRoomListOnReconnect cuts p's stream at the proxy; the client reconnects and reads the
+// room list again, whose answer the proxy holds until release is called.
+func holdRoomListOnReconnect(t *testing.T, proxy *faultProxy, p *page) (release func()) {
+	t.Helper()
+	arrived, release := proxy.holdNext("/api/rooms")
+	reconnect(t, proxy, p)
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the room list was not read again on reconnect")
+	}
+	return release
+}
+
+// reconnect cuts p's WebSocket at the proxy and waits until the client is open again.
+func reconnect(t *testing.T, proxy *faultProxy, p *page) {
+	t.Helper()
+	id := eval[string](p, `switchboard.connectionId`)
+	if n := proxy.kill("/ws"); n != 1 {
+		t.Fatalf("%d WebSocket streams to cut, want 1", n)
+	}
+	p.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 }

@@ -32,7 +32,7 @@ export class Rooms {
     this.onJoinable = () => {} // called with the key of a private room you were made a member of
     this.rooms = new Map() // key → room summary
     this.current = ''
-    this.loads = 0 // loads started: only the latest one's answer is shown
+    this.since = null // messages the stream brought while the list was loading
     this.list = $('#room-list')
     this.pending = new Map() // key → timer of a refresh asked for
     this.unreadOf = new Set() // keys of rooms whose next refresh takes the server's unread count
@@ -58,19 +58,26 @@ export class Rooms {
   }
 
   // load fetches the rooms the user may see; it returns the keys of those they are a member of.
-  // Loads may overlap (a reconnect, a reset): only the last one started is shown, since an
-  // answer that comes in late may predate what was read meanwhile.
+  // The answer may be older than messages the stream brought while it loaded: those newer than
+  // a room's last message in it are counted again on top of it. Of overlapping loads (a
+  // reconnect, a reset) only the last one started is shown: an earlier answer may predate reads.
   async load () {
-    const gen = ++this.loads
-    const { rooms } = await this.sb.request('GET', '/api/rooms')
-    if (gen === this.loads) {
-      const shown = this.rooms.get(this.current)
-      this.rooms = new Map(rooms.map((r) => [r.key, r]))
-      if (shown) this.upsert({ ...shown, ...this.rooms.get(this.current), unread_count: 0 }) // marked read as it arrives
-      this.render()
-      this.onChange(this.current)
+    const since = []
+    this.since = since
+    try {
+      const { rooms } = await this.sb.request('GET', '/api/rooms')
+      if (this.since === since) {
+        const shown = this.rooms.get(this.current)
+        this.rooms = new Map(rooms.map((r) => [r.key, r]))
+        if (shown) this.upsert({ ...shown, ...this.rooms.get(this.current), unread_count: 0 }) // marked read as it arrives
+        for (const m of since) if (m.seq > (this.rooms.get(m.room)?.last_message?.seq ?? 0)) this.count(m)
+        this.render()
+        this.onChange(this.current)
+      }
+      return rooms.filter((r) => r.my_role).map((r) => r.key)
+    } finally {
+      if (this.since === since) this.since = null
     }
-    return rooms.filter((r) => r.my_role).map((r) => r.key)
   }
 
   // refresh fetches one room's summary again (a moment later, once for a burst of changes). Its
@@ -113,11 +120,17 @@ export class Rooms {
   }
 
   onMessage (m) {
+    this.since?.push(m)
+    this.count(m)
+    this.render()
+  }
+
+  // count takes a message into its room's activity and, unless you are reading it, its unread count.
+  count (m) {
     const r = this.rooms.get(m.room)
     if (!r) return
     r.last_activity_at = m.created_at
     if (m.user_id !== this.me.id && (m.room !== this.current || document.hidden)) r.unread_count = (r.unread_count || 0) + 1
-    this.render()
   }
 
   // render updates the list in place: a button keeps its element, and moves only when its
