@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -248,6 +249,16 @@ func (p *faultProxy) kill(path string) int {
 		st.end()
 	}
 	return len(live)
+}
+
+// reconnect cuts p's WebSocket at the proxy and waits until the client is open again.
+func reconnect(t *testing.T, proxy *faultProxy, p *page) {
+	t.Helper()
+	id := eval[string](p, `switchboard.connectionId`)
+	if n := proxy.kill("/ws"); n != 1 {
+		t.Fatalf("%d WebSocket streams to cut, want 1", n)
+	}
+	p.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 }
 
 // opens returns when the stream requests of path arrived.

@@ -396,6 +396,13 @@ func eval[T any](p *page, expr string, opts ...chromedp.EvaluateOption) T {
 	return v
 }
 
+// afterASecond is eval of expr a second from now, for negatives: what a late answer would
+// undo, it undoes as soon as it arrives, so a second after it the page must still hold.
+func afterASecond[T any](p *page, expr string) T {
+	p.t.Helper()
+	return eval[T](p, `new Promise((ok) => setTimeout(() => ok(`+expr+`), 1000))`, chromedp.EvalAwaitPromise)
+}
+
 // state describes the page for failure messages: connection and the messages shown.
 func (p *page) state() string {
 	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)

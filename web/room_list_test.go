@@ -139,19 +139,13 @@ func callJSON(t *testing.T, s *server, token, method, path string, body any, wan
 // is not shown: the unread count it carries is out of date.
 func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 	t.Parallel()
-	s, proxy := resilient(t)
-	s.post("Alice", "random", "Alice was here") // Alice is a member of random
-	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
-	alice.signIn(proxy.url+"/", "Alice")
+	proxy, alice := aliceWithOneUnread(t)
 	inGeneral := `document.querySelector('#room-title').textContent === '#general'`
 	alice.until("general is open", inGeneral)
-	s.post("Bob", "random", "Unread one")
-	unread := `document.querySelector('[data-room=random] .unread')?.textContent`
-	alice.until("random counts it", unread+` === '1'`)
 
 	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
 	alice.do("reading random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
-	alice.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unread+` === undefined`)
+	alice.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unreadInRandom+` === undefined`)
 	waitFor(t, "the read to be recorded", func() bool {
 		return eval[int](alice, `switchboard.request('GET', '/api/rooms/random').then((r) => r.unread_count)`, chromedp.EvalAwaitPromise) == 0
 	})
@@ -162,8 +156,7 @@ func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 
 	release()
 	alice.until("the late list has arrived", roomLists+` === 3`)
-	// A negative: what the late list would do, it does at once; give it a second.
-	if got := eval[string](alice, `new Promise((ok) => setTimeout(() => ok(String(`+unread+`)), 1000))`, chromedp.EvalAwaitPromise); got != "undefined" {
+	if got := afterASecond[string](alice, `String(`+unreadInRandom+`)`); got != "undefined" {
 		t.Fatalf("random shows %s unread after the late list, want none", got)
 	}
 }
@@ -172,24 +165,34 @@ func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 // read before the latest of them, must not undo that count.
 func TestRoomListCountsMessagesThatCameWhileItLoaded(t *testing.T) {
 	t.Parallel()
+	proxy, alice := aliceWithOneUnread(t)
+	lists := eval[int](alice, roomLists)
+
+	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
+	proxy.srv.post("Bob", "random", "Unread two")
+	alice.until("random counts it", unreadInRandom+` === '2'`)
+	release()
+	alice.until("the held list has arrived", fmt.Sprintf(`%s === %d`, roomLists, lists+1))
+	if got := afterASecond[string](alice, `String(`+unreadInRandom+`)`); got != "2" {
+		t.Fatalf("random shows %s unread once the list arrived, want 2", got)
+	}
+}
+
+// unreadInRandom is a JavaScript expression: random's unread count in the list, undefined
+// when it shows none.
+const unreadInRandom = `document.querySelector('[data-room=random] .unread')?.textContent`
+
+// aliceWithOneUnread signs Alice in through a fault proxy, a member of random with one message
+// there she has not read, counted in the list.
+func aliceWithOneUnread(t *testing.T) (*faultProxy, *page) {
+	t.Helper()
 	s, proxy := resilient(t)
 	s.post("Alice", "random", "Alice was here") // Alice is a member of random
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
 	alice.signIn(proxy.url+"/", "Alice")
 	s.post("Bob", "random", "Unread one")
-	unread := `document.querySelector('[data-room=random] .unread')?.textContent`
-	alice.until("random counts it", unread+` === '1'`)
-	lists := eval[int](alice, roomLists)
-
-	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
-	s.post("Bob", "random", "Unread two")
-	alice.until("random counts it", unread+` === '2'`)
-	release()
-	alice.until("the held list has arrived", fmt.Sprintf(`%s === %d`, roomLists, lists+1))
-	// A negative: what the late list would do, it does at once; give it a second.
-	if got := eval[string](alice, `new Promise((ok) => setTimeout(() => ok(String(`+unread+`)), 1000))`, chromedp.EvalAwaitPromise); got != "2" {
-		t.Fatalf("random shows %s unread once the list arrived, want 2", got)
-	}
+	alice.until("random counts it", unreadInRandom+` === '1'`)
+	return proxy, alice
 }
 
 // roomLists is a JavaScript expression: how many room lists (GET /api/rooms) the page has read.
@@ -207,14 +210,4 @@ func holdRoomListOnReconnect(t *testing.T, proxy *faultProxy, p *page) (release 
 		t.Fatal("the room list was not read again on reconnect")
 	}
 	return release
-}
-
-// reconnect cuts p's WebSocket at the proxy and waits until the client is open again.
-func reconnect(t *testing.T, proxy *faultProxy, p *page) {
-	t.Helper()
-	id := eval[string](p, `switchboard.connectionId`)
-	if n := proxy.kill("/ws"); n != 1 {
-		t.Fatalf("%d WebSocket streams to cut, want 1", n)
-	}
-	p.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
 }
