@@ -80,16 +80,51 @@ func TestRefusedCursorReloadsTheOpenRoom(t *testing.T) {
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
 	alice.signIn(proxy.url+"/", "Alice")
 	alice.until("the room is shown", allOnce("Before"))
-	id := eval[string](alice, `switchboard.connectionId`)
+	missed := reconnectWithRefusedCursor(t, s, proxy, alice)
+	alice.until("the room is reloaded", allOnce("Before", missed))
+}
 
+// A reload keeps the messages it still shows as they are: the one Alice is editing keeps its
+// form, what she typed there and the focus.
+func TestReloadKeepsTheMessageBeingEdited(t *testing.T) {
+	t.Parallel()
+	s, proxy := resilient(t)
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(proxy.url+"/", "Alice")
+	alice.say("Typo hre")
+	alice.until("the message is delivered", delivered("Typo hre"))
+	msg := fmt.Sprintf(`#messages li[data-id=%q]`, eval[string](alice, msgs("Typo hre")+`[0].dataset.id`))
+	input := msg + ` .edit-form input`
+	alice.do("editing it",
+		chromedp.Click(chromedp.CSS(msg+` [data-act=edit]`)),
+		chromedp.WaitVisible(chromedp.CSS(input)),
+		chromedp.SetValue(chromedp.CSS(input), "Typo here, half"),
+	)
+
+	missed := reconnectWithRefusedCursor(t, s, proxy, alice)
+	alice.until("the room is reloaded", allOnce(missed))
+	if !eval[bool](alice, fmt.Sprintf(`(i => i?.value === 'Typo here, half' && document.activeElement === i)(document.querySelector(%s))`, js(input))) {
+		t.Fatalf("the reload took the edit away: %s", alice.state())
+	}
+	alice.do("saving the edit", chromedp.Click(chromedp.CSS(msg+` .edit-form button[type=submit]`)))
+	alice.until("the message is edited", allOnce("Typo here, half"))
+}
+
+// reconnectWithRefusedCursor silences p's WebSocket at the proxy, has Bob post to general, and
+// spoils p's cursor; the client notices the silence (2 heartbeats + 1 s) and reconnects with
+// that cursor, which the server refuses: the stream cannot bring the message. It returns the
+// message's text.
+func reconnectWithRefusedCursor(t *testing.T, s *server, proxy *faultProxy, p *page) string {
+	t.Helper()
+	id := eval[string](p, `switchboard.connectionId`)
 	if n := proxy.blackhole("/ws"); n != 1 {
 		t.Fatalf("%d WebSocket streams to silence, want 1", n)
 	}
-	s.post("Bob", "general", "Posted while the stream was silent")
-	alice.do("spoiling the cursor", chromedp.Evaluate[chromedp.Void](`switchboard.cursor = 'AAAA-not-a-cursor'`))
-	// The client notices the silence (2 heartbeats + 1 s) and reconnects with that cursor.
-	alice.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
-	alice.until("the room is reloaded", allOnce("Before", "Posted while the stream was silent"))
+	const missed = "Posted while the stream was silent"
+	s.post("Bob", "general", missed)
+	p.do("spoiling the cursor", chromedp.Evaluate[chromedp.Void](`switchboard.cursor = 'AAAA-not-a-cursor'`))
+	p.until("reconnected", fmt.Sprintf(`switchboard.state === 'open' && switchboard.connectionId !== %s`, js(id)))
+	return missed
 }
 
 // postHistory posts n messages to room from several users (each stays under its rate limit),

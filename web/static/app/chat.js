@@ -99,10 +99,13 @@ export class Chat {
     this.describe()
   }
 
-  // reload replaces what is shown with the room's latest page (on open, and on reset), keeping
-  // what the stream delivered meanwhile. Reloads may overlap (the stream opens while a room's
-  // join is under way, a reset comes during one): only the last one started is shown, so an
-  // earlier one finishing late cannot replace what a later one, or an older page, put there.
+  // reload shows the room's latest page (on open, and on reset) in place of what is shown,
+  // keeping what the stream delivered meanwhile and your messages not stored yet. A message the
+  // page still has keeps its element, updated: what you were doing with it (its menu, the form
+  // editing it, the focus) survives a reload that answers late. Reloads may overlap (the stream
+  // opens while a room's join is under way, a reset comes during one): only the last one
+  // started is shown, so an earlier one finishing late cannot replace what a later one, or an
+  // older page, put there.
   async reload () {
     const room = this.room
     const gen = ++this.gen
@@ -116,19 +119,20 @@ export class Chat {
       this.settled = Math.max(this.settled, gen)
     }
     if (room !== this.room || gen !== this.gen) return
-    const pending = [...this.list.querySelectorAll('li[data-status=sending]')]
     // Messages the stream brought while the page was read are newer than its newest: kept.
     const newest = Math.max(0, ...page.messages.map((m) => m.seq))
-    const later = [...this.list.querySelectorAll('li[data-seq]')].filter((li) => +li.dataset.seq > newest)
-    this.clear()
+    const inPage = new Set(page.messages.map((m) => m.id))
+    for (const li of [...this.list.children]) {
+      if (li.classList.contains('day')) continue // regroup keeps the separators right
+      const id = li.dataset.id
+      if (li.classList.contains('msg') && (!id || inPage.has(id) || +li.dataset.seq > newest)) continue
+      if (li === this.menuOf) this.closeMenu()
+      li.remove()
+      this.byId.delete(id)
+      if (li.dataset.clientId) this.byClient.delete(li.dataset.clientId)
+    }
     this.loaded = true
     for (const m of page.messages) this.receive(m, true)
-    for (const li of later) {
-      this.byId.set(li.dataset.id, li)
-      if (li.dataset.clientId) this.byClient.set(li.dataset.clientId, li)
-      this.insert(li, +li.dataset.seq)
-    }
-    for (const li of pending) this.list.append(li), this.byClient.set(li.dataset.clientId, li)
     this.setBefore(page.next_before)
     this.changed()
     this.box.scrollTop = this.box.scrollHeight
