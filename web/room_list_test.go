@@ -140,17 +140,10 @@ func callJSON(t *testing.T, s *server, token, method, path string, body any, wan
 func TestLateRoomListKeepsNewerCounts(t *testing.T) {
 	t.Parallel()
 	proxy, alice := aliceWithOneUnread(t)
-	inGeneral := `document.querySelector('#room-title').textContent === '#general'`
 	alice.until("general is open", inGeneral)
 
 	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
-	alice.do("reading random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
-	alice.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unreadInRandom+` === undefined`)
-	waitFor(t, "the read to be recorded", func() bool {
-		return eval[int](alice, `switchboard.request('GET', '/api/rooms/random').then((r) => r.unread_count)`, chromedp.EvalAwaitPromise) == 0
-	})
-	alice.do("back to general", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
-	alice.until("general is open", inGeneral)
+	readRandom(t, alice)
 	reconnect(t, proxy, alice) // the list is read again: this answer (random: nothing unread) is shown
 	alice.until("the second list has arrived", roomLists+` === 2`)
 
@@ -195,6 +188,9 @@ func aliceWithOneUnread(t *testing.T) (*faultProxy, *page) {
 	return proxy, alice
 }
 
+// inGeneral is a JavaScript expression: general is the open room.
+const inGeneral = `document.querySelector('#room-title').textContent === '#general'`
+
 // roomLists is a JavaScript expression: how many room lists (GET /api/rooms) the page has read.
 const roomLists = `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/rooms')).length`
 
@@ -210,4 +206,32 @@ func holdRoomListOnReconnect(t *testing.T, proxy *faultProxy, p *page) (release 
 		t.Fatal("the room list was not read again on reconnect")
 	}
 	return release
+}
+
+// A room read while the list loads stays read when the list, read before, answers.
+func TestRoomReadWhileTheListLoadsStaysRead(t *testing.T) {
+	t.Parallel()
+	proxy, alice := aliceWithOneUnread(t)
+	lists := eval[int](alice, roomLists)
+
+	release := holdRoomListOnReconnect(t, proxy, alice) // its answer: random, 1 unread
+	readRandom(t, alice)
+	release()
+	alice.until("the held list has arrived", fmt.Sprintf(`%s === %d`, roomLists, lists+1))
+	if got := afterASecond[string](alice, `String(`+unreadInRandom+`)`); got != "undefined" {
+		t.Fatalf("random shows %s unread once the list arrived, want none", got)
+	}
+}
+
+// readRandom has p open random, waits until the server has recorded it read, and goes back to
+// general.
+func readRandom(t *testing.T, p *page) {
+	t.Helper()
+	p.do("reading random", chromedp.Click(chromedp.CSS(`[data-room=random]`)))
+	p.until("random is open and read", `document.querySelector('#room-title').textContent === '#random' && `+unreadInRandom+` === undefined`)
+	waitFor(t, "the read to be recorded", func() bool {
+		return eval[int](p, `switchboard.request('GET', '/api/rooms/random').then((r) => r.unread_count)`, chromedp.EvalAwaitPromise) == 0
+	})
+	p.do("back to general", chromedp.Click(chromedp.CSS(`[data-room=general]`)))
+	p.until("general is open", inGeneral)
 }

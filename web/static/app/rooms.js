@@ -32,7 +32,7 @@ export class Rooms {
     this.onJoinable = () => {} // called with the key of a private room you were made a member of
     this.rooms = new Map() // key → room summary
     this.current = ''
-    this.since = null // messages the stream brought while the list was loading
+    this.since = null // while the list loads, what changed counts, in order: {message} or {read: key, unread}
     this.list = $('#room-list')
     this.pending = new Map() // key → timer of a refresh asked for
     this.unreadOf = new Set() // keys of rooms whose next refresh takes the server's unread count
@@ -58,9 +58,10 @@ export class Rooms {
   }
 
   // load fetches the rooms the user may see; it returns the keys of those they are a member of.
-  // The answer may be older than messages the stream brought while it loaded: those newer than
-  // a room's last message in it are counted again on top of it. Of overlapping loads (a
-  // reconnect, a reset) only the last one started is shown: an earlier answer may predate reads.
+  // The answer may be older than what happened while it loaded, and that is applied again on
+  // top of it, in order: rooms read take the count they were given, and messages newer than a
+  // room's last message in the answer are counted. Of overlapping loads (a reconnect, a reset)
+  // only the last one started is shown: an earlier answer may predate reads.
   async load () {
     const since = []
     this.since = since
@@ -70,7 +71,12 @@ export class Rooms {
         const shown = this.rooms.get(this.current)
         this.rooms = new Map(rooms.map((r) => [r.key, r]))
         if (shown) this.upsert({ ...shown, ...this.rooms.get(this.current), unread_count: 0 }) // marked read as it arrives
-        for (const m of since) if (m.seq > (this.rooms.get(m.room)?.last_message?.seq ?? 0)) this.count(m)
+        for (const e of since) {
+          const r = this.rooms.get(e.read || e.message.room)
+          if (!r) continue
+          if (e.read) r.unread_count = e.unread
+          else if (e.message.seq > (r.last_message?.seq ?? 0)) this.count(e.message)
+        }
         this.render()
         this.onChange(this.current)
       }
@@ -113,14 +119,16 @@ export class Rooms {
     this.list.querySelector(`[data-room="${CSS.escape(key)}"]`)?.scrollIntoView({ block: 'nearest', inline: 'nearest' })
   }
 
+  // setUnread shows a room's unread count as reading it left it.
   setUnread (key, n) {
+    this.since?.push({ read: key, unread: n })
     const r = this.rooms.get(key)
     if (r) r.unread_count = n
     this.render()
   }
 
   onMessage (m) {
-    this.since?.push(m)
+    this.since?.push({ message: m })
     this.count(m)
     this.render()
   }
