@@ -403,12 +403,14 @@ func afterASecond[T any](p *page, expr string) T {
 	return eval[T](p, `new Promise((ok) => setTimeout(() => ok(`+expr+`), 1000))`, chromedp.EvalAwaitPromise)
 }
 
-// state describes the page for failure messages: connection and the messages shown.
+// state describes the page for failure messages: connection, the open room and the messages
+// shown.
 func (p *page) state() string {
 	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
 		conn: document.querySelector('#conn')?.dataset, text: document.querySelector('#conn-text')?.textContent,
+		room: document.querySelector('#room-title')?.textContent, tab: window.switchboard?._role,
 		online: document.querySelector('#online-count')?.textContent, typing: document.querySelector('#typing')?.textContent,
 		messages: [...document.querySelectorAll('#messages li')].map(li => (li.dataset.status || '') + ' ' + li.textContent)})`))
 	if err != nil {
