@@ -62,7 +62,7 @@ func TestRoomOpenedWhileReconnectingMissesNothing(t *testing.T) {
 	s.post("Bob", "random", "seed")
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
 	alice.signIn(s.base()+"/?transports=ws", "Alice")
-	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+	alice.until("random is listed below general", randomBelowGeneral)
 
 	s.stop()
 	alice.until("offline", `switchboard.state !== 'open'`)
@@ -93,7 +93,7 @@ func TestLongPollResumeJoinsRoomsOpenedMeanwhile(t *testing.T) {
 	s.post("Bob", "random", "seed")
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
 	alice.signIn(s.base()+"/?transports=poll", "Alice")
-	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+	alice.until("random is listed below general", randomBelowGeneral)
 	id := eval[string](alice, `switchboard.connectionId`)
 	alice.do("losing the network", chromedp.Evaluate[chromedp.Void](`dispatchEvent(new Event('offline'))`))
 	alice.until("offline", `switchboard.state !== 'open'`)
@@ -129,7 +129,7 @@ func TestMessageArrivingWhileHistoryLoadsStays(t *testing.T) {
 	s.post("Bob", "random", "seed")
 	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
 	alice.signIn(s.base()+"/?transports=ws", "Alice")
-	alice.until("random is listed", `document.querySelector('[data-room=random]') !== null`)
+	alice.until("random is listed below general", randomBelowGeneral)
 	alice.do("holding the history's answer in the page", chromedp.Evaluate[chromedp.Void](`
 		window.got = []; switchboard.on('chat_message', ev => got.push(ev.data.content))
 		window.historyRead = false; const held = new Promise(r => window.releaseHistory = r); const f = window.fetch
@@ -148,3 +148,10 @@ func TestMessageArrivingWhileHistoryLoadsStays(t *testing.T) {
 		t.Fatalf("the live message is gone once the page arrived: %s", alice.state())
 	}
 }
+
+// randomBelowGeneral is a JavaScript expression: the room list shows random below general.
+// The list is ordered by latest activity: random (Bob's message) comes first until the list
+// takes in the page's join of general, and a click on random as the list reorders lands on
+// general.
+const randomBelowGeneral = `document.querySelector('[data-room=random]')?.closest('li').
+	previousElementSibling?.querySelector('[data-room=general]') != null`
