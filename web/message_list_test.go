@@ -135,3 +135,23 @@ func touch(t *testing.T, p *page) {
 	}
 	p.until("the page is a touch screen's", `matchMedia('(hover: none) and (pointer: coarse)').matches`)
 }
+
+// The room's header keeps its height while its member count is unknown: the count arriving
+// (here when Alice's first message makes her a member) must not move the messages under a
+// click.
+func TestMessagesStayPutWhenTheMemberCountArrives(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice := newPage(t, newBrowser(t), "Alice", 1024, 768)
+	alice.signIn(s.base()+"/", "Alice")
+	const top = `document.querySelector('#messages-box').getBoundingClientRect().top`
+	if n := eval[string](alice, `document.querySelector('#room-members').textContent`); n != "" {
+		t.Fatalf("the member count is known before Alice is a member: %q", n)
+	}
+	before := eval[float64](alice, top)
+	alice.say("Hello")
+	alice.until("the member count is shown", `document.querySelector('#room-members').textContent === '1 member'`)
+	if after := eval[float64](alice, top); after != before {
+		t.Fatalf("the messages moved from %.1f to %.1f px when the member count arrived", before, after)
+	}
+}
