@@ -108,7 +108,8 @@ func twoUsers(t *testing.T, base, query string) (alice, bob *page) {
 	return alice, bob
 }
 
-// signIn signs in with the demo form and waits until the page is live.
+// signIn signs in with the demo form and waits until the page is live and its room's latest
+// page is shown (the room's start note, which moves its messages, shows then).
 func (p *page) signIn(url, name string) {
 	p.t.Helper()
 	p.do("signing in",
@@ -118,7 +119,8 @@ func (p *page) signIn(url, name string) {
 		chromedp.Click(chromedp.CSS("#demo-form button")),
 		chromedp.WaitVisible(chromedp.ID("message-input")),
 	)
-	p.until("the page is live", `document.querySelector('#conn').dataset.state === 'open'`)
+	p.until("the page is live, its room shown", `document.querySelector('#conn').dataset.state === 'open' &&
+		!document.querySelector('#messages[aria-busy]')`)
 }
 
 // say types a message into the composer and sends it.

@@ -25,6 +25,7 @@ export class Chat {
     this.typers = new Map() // user id → {name, timer}
     this.before = '' // next_before of the oldest page shown
     this.loaded = false
+    this.joining = '' // the room whose join is under way: its latest page loads once joined
     this.gen = 0 // reloads started: only the latest one's page is shown
     this.settled = 0 // the latest reload that has finished, shown or not
 
@@ -56,11 +57,12 @@ export class Chat {
     // A reset names the room whose history has a gap; one without a topic (a cursor the server
     // refused, a tab back from the background) covers every room.
     sb.on('reset', (ev) => (ev.room === this.room || !ev.data?.topic) && this.reload())
-    sb.on('open', () => { if (!this.loaded) this.reload() })
+    sb.on('open', () => { if (!this.loaded && this.joining !== this.room) this.reload() })
     document.addEventListener('visibilitychange', () => { if (!document.hidden) this.markRead() })
   }
 
-  // open shows a room: the stream subscribes to it, then its latest page loads.
+  // open shows a room: the stream subscribes to it, then its latest page loads. Until that page
+  // is shown the list is aria-busy (tests wait for it too: the room's start note appears then).
   async open (room) {
     this.stopTyping()
     this.room = room
@@ -68,11 +70,16 @@ export class Chat {
     this.typers.clear()
     this.renderTyping()
     this.clear()
+    this.list.setAttribute('aria-busy', 'true')
+    this.joining = room
     try {
       await this.sb.join(room)
     } catch (e) {
+      if (room === this.room) this.list.removeAttribute('aria-busy')
       this.notice(`Cannot open #${room}: ${e.message}`)
       return
+    } finally {
+      if (this.joining === room) this.joining = ''
     }
     this.hooks.joined(room)
     if (room === this.room && this.sb.state === 'open') await this.reload() // else when it opens
@@ -109,10 +116,12 @@ export class Chat {
   async reload () {
     const room = this.room
     const gen = ++this.gen
+    this.list.setAttribute('aria-busy', 'true')
     let page
     try {
       page = await this.sb.history(room, { limit: PAGE })
     } catch (e) {
+      if (gen === this.gen) this.list.removeAttribute('aria-busy')
       if (gen === this.gen && this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
       return // retried when the connection opens
     } finally {
@@ -135,6 +144,7 @@ export class Chat {
     for (const m of page.messages) this.receive(m, true)
     this.setBefore(page.next_before)
     this.changed()
+    this.list.removeAttribute('aria-busy')
     this.box.scrollTop = this.box.scrollHeight
     this.markRead()
   }
