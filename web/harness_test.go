@@ -344,13 +344,13 @@ func openTab(t *testing.T, parent context.Context, name string, width, height in
 	return p
 }
 
-// do runs steps on the page, failing the test on error.
+// do runs steps on the page, failing the test on error (with the page's state).
 func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, wait)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		p.t.Fatalf("%s: %s: %v", p.name, what, err)
+		p.t.Fatalf("%s: %s: %v\n\tpage state: %s", p.name, what, err, p.state())
 	}
 }
 
