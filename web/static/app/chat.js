@@ -109,10 +109,9 @@ export class Chat {
   // reload shows the room's latest page (on open, and on reset) in place of what is shown,
   // keeping what the stream delivered meanwhile and your messages not stored yet. A message the
   // page still has keeps its element, updated: what you were doing with it (its menu, the form
-  // editing it, the focus) survives a reload that answers late. Reloads may overlap (the stream
-  // opens while a room's join is under way, a reset comes during one): only the last one
-  // started is shown, so an earlier one finishing late cannot replace what a later one, or an
-  // older page, put there.
+  // editing it, the focus) survives a reload that answers late. Reloads may overlap (a reset
+  // comes during one, the room is opened again): only the last one started is shown, so an
+  // earlier one finishing late cannot replace what a later one, or an older page, put there.
   async reload () {
     const room = this.room
     const gen = ++this.gen
@@ -121,8 +120,10 @@ export class Chat {
     try {
       page = await this.sb.history(room, { limit: PAGE })
     } catch (e) {
-      if (gen === this.gen) this.list.removeAttribute('aria-busy')
-      if (gen === this.gen && this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
+      if (gen === this.gen && room === this.room) {
+        this.list.removeAttribute('aria-busy')
+        if (this.sb.state === 'open') this.notice(`Cannot load #${room}: ${e.message}`)
+      }
       return // retried when the connection opens
     } finally {
       this.settled = Math.max(this.settled, gen)
